@@ -1,0 +1,1 @@
+"""Plumbing shared by the packages: errors, processes, the pytest plugin logic."""
