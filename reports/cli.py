@@ -1,0 +1,107 @@
+"""``python -m reports``: render the compatibility table or summarise one report.
+
+Exit status: 0 on success, 2 for a usage problem (bad option, no report found,
+an unreadable or invalid report) with a one-line message on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from reports import show, table
+from reports.errors import ReportError
+from reports.files import load_report
+
+DEFAULT_REPORT_DIR = Path("reports/out")
+USAGE_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERROR, f"{self.prog}: {message} (see --help)\n")
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _parser() -> _Parser:
+    parser = _Parser(
+        prog="python -m reports",
+        description="Smoke-test reports: compatibility table and summaries.",
+        allow_abbrev=False,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{table,show}")
+    render = commands.add_parser(
+        "table",
+        help="Merge reports into the compatibility table (Markdown)",
+        description="Merge reports into the compatibility table: per distro and EdgeX release, the latest report.",
+        allow_abbrev=False,
+    )
+    render.add_argument(
+        "inputs",
+        nargs="*",
+        type=Path,
+        metavar="REPORT.json|DIR",
+        help=f"Report files, or directories whose *.json files are reports (default: {DEFAULT_REPORT_DIR})",
+    )
+    render.add_argument("-o", "--output", type=Path, help="Write the table here instead of standard output")
+    render.add_argument(
+        "--expect-distros",
+        type=_names,
+        default=[],
+        metavar="A,B",
+        help="Distros that get a row even without a report, in this order",
+    )
+    render.add_argument(
+        "--expect-releases",
+        type=_names,
+        default=[],
+        metavar="X,Y",
+        help="EdgeX releases that get a row even without a report, in this order",
+    )
+    summary = commands.add_parser("show", help="Print a short summary of one report", allow_abbrev=False)
+    summary.add_argument("report", type=Path, metavar="REPORT.json", help="The report file")
+    return parser
+
+
+def _table(args: argparse.Namespace, argv: Sequence[str]) -> None:
+    inputs: list[Path] = args.inputs or [DEFAULT_REPORT_DIR]
+    command = shlex.join(["python", "-m", "reports", *argv])
+    if args.output is None:
+        sources = table.load_all(inputs)
+        sys.stdout.write(
+            table.render(
+                sources, command=command, expect_distros=args.expect_distros, expect_releases=args.expect_releases
+            )
+        )
+        return
+    count = table.write_table(
+        inputs, args.output, command=command, expect_distros=args.expect_distros, expect_releases=args.expect_releases
+    )
+    print(f"wrote {args.output} from {count} report file(s)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as done:  # --help, or a usage error already reported in one line
+        return done.code if isinstance(done.code, int) else USAGE_ERROR
+    try:
+        if args.command == "table":
+            _table(args, argv)
+        else:
+            sys.stdout.write(show.summary(load_report(args.report), args.report))
+    except ReportError as err:
+        print(f"python -m reports: {err}", file=sys.stderr)
+        return USAGE_ERROR
+    return 0

@@ -1,0 +1,253 @@
+"""Merge report files into the compatibility table (Markdown).
+
+One cell per distro and EdgeX release. A cell shows the latest report for it (by
+``finished_at``; a newer run replaces an older one) and nothing else; an
+expected cell with no report says "not yet run". Below the matrix, each cell
+with a report gets a details section with every check and phase timing.
+The output carries no generation time, so re-rendering the same reports gives
+the same bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from reports import describe
+from reports.errors import ReportError
+from reports.files import load_report, write_text_atomic
+from reports.schema import RawReport
+from reports.validate import parse_timestamp
+
+Cell = tuple[str, str]
+"""(distro, release)."""
+
+MATRIX_MESSAGE_CHARS = 120
+"""An infra-error reason is cut to this in the matrix; the details keep it whole."""
+
+_ESCAPES = {"\\": "\\\\", "|": "\\|", "*": "\\*", "`": "\\`", "<": "&lt;", ">": "&gt;", "\r": " ", "\n": " "}
+_ESCAPE = re.compile("|".join(re.escape(char) for char in _ESCAPES))
+
+
+@dataclass(frozen=True)
+class Source:
+    """One loaded report and the file it came from."""
+
+    path: Path
+    report: RawReport
+
+    @property
+    def finished(self) -> datetime:
+        """When the run finished."""
+        return parse_timestamp(self.report["finished_at"])
+
+    @property
+    def cell(self) -> Cell:
+        """The matrix cell this report belongs to."""
+        return self.report["target"]["distro"], self.report["edgex"]["release"]
+
+
+def md(text: str) -> str:
+    """Escape `text` for Markdown, inside a table cell or not: one line, no HTML, no stray pipes or emphasis."""
+    return _ESCAPE.sub(lambda match: _ESCAPES[match.group(0)], text)
+
+
+def anchor(cell: Cell) -> str:
+    """A stable HTML id for a cell's details, such as ``podman-4-0``."""
+    return re.sub(r"[^a-z0-9]+", "-", "-".join(cell).lower()).strip("-")
+
+
+def find_report_files(inputs: Iterable[Path]) -> list[Path]:
+    """Expand directories to the ``*.json`` files directly inside them; keep files as given.
+
+    Raises:
+        ReportError: An input does not exist.
+    """
+    found: dict[Path, None] = {}  # ordered set
+    for path in inputs:
+        if path.is_dir():
+            found.update(dict.fromkeys(sorted(path.glob("*.json"))))
+        elif path.exists():
+            found[path] = None
+        else:
+            raise ReportError(f"{path}: no such file or directory")
+    return list(found)
+
+
+def load_sources(paths: Iterable[Path]) -> list[Source]:
+    """Load every report; the first bad file raises `ReportError` naming it."""
+    return [Source(path, load_report(path)) for path in paths]
+
+
+def latest_per_cell(sources: Iterable[Source]) -> dict[Cell, Source]:
+    """Keep, per cell, the report that finished last (ties: the larger run id, then file name)."""
+    latest: dict[Cell, Source] = {}
+    for source in sources:
+        rank = (source.finished, source.report["run_id"], source.path.name)
+        current = latest.get(source.cell)
+        if current is None or rank > (current.finished, current.report["run_id"], current.path.name):
+            latest[source.cell] = source
+    return latest
+
+
+def _ordered(expected: Sequence[str], seen: Iterable[str], *, numeric: bool) -> list[str]:
+    extra = sorted(set(seen) - set(expected), key=describe.version_key if numeric else str)
+    return list(dict.fromkeys(expected)) + extra
+
+
+def _row(values: Iterable[str]) -> str:
+    return "| " + " | ".join(values) + " |"
+
+
+MATRIX_HEADER = ("Distro", "EdgeX", "Status", "Date (UTC)", "EdgeX version", "Target", "Images", "Security", "Ran on")
+
+
+def _matrix_row(cell: Cell, source: Source | None) -> str:
+    distro, release = cell
+    if source is None:
+        return _row([md(distro), md(release), describe.NOT_RUN, *[describe.NONE] * (len(MATRIX_HEADER) - 3)])
+    report = source.report
+    return _row(
+        [
+            f"[{md(distro)}](#{anchor(cell)})",
+            md(release),
+            md(describe.status(report, message_chars=MATRIX_MESSAGE_CHARS)),
+            describe.finished_date(report),
+            md(describe.edgex_versions(report)),
+            md(describe.target_versions(report)),
+            md(report["edgex"]["image_source"]),
+            report["edgex"]["security"],
+            md(describe.ran_on(report)),
+        ]
+    )
+
+
+def _details(cell: Cell, source: Source) -> list[str]:
+    report = source.report
+    host, tool, edgex, target = report["host"], report["tool"], report["edgex"], report["target"]
+    versions = "; ".join(f"{name} {version}" for name, version in edgex["versions"].items()) or describe.UNKNOWN
+    where = "CI" if host["ci"] else "not CI"
+    commit = f" at {tool['git_commit']}" if tool["git_commit"] else ""
+    lines = [
+        f'### <a id="{anchor(cell)}"></a>{md(cell[0])}, EdgeX {md(cell[1])}',
+        "",
+        f"- Outcome: {md(describe.status(report))}",
+        f"- Source: {md(source.path.name)} (run {md(report['run_id'])}, "
+        f"{md(report['started_at'])} to {md(report['finished_at'])})",
+        f"- Target: {md(target['distro'])}, {target['mode']}; {md(describe.fingerprint(report))}",
+        f"- EdgeX: release {md(edgex['release'])}, security {edgex['security']}, "
+        f"images {md(edgex['image_source'])}; reported versions: {md(versions)}",
+        f"- Ran on: {md(host['hostname'])} ({where}, {md(host['platform'])}, Python {md(host['python'])}) "
+        f"with {md(tool['name'])} {md(tool['version'])}{md(commit)}",
+    ]
+    if report["error"] is not None:
+        error = report["error"]
+        lines.append(f"- Error ({error['kind']}, during {error['phase']}): {md(error['message'])}")
+    if report["outcome"] == "interrupted":
+        lines.append(f"- Interrupted during: {report['interrupted_phase'] or describe.UNKNOWN}")
+    if report["reaped"]:
+        lines.append(f"- Leftovers reaped: {md(', '.join(report['reaped']))}")
+    artifacts = [name for name in (report["artifacts"]["junit"], report["artifacts"]["diagnostics"]) if name]
+    if artifacts:
+        lines.append(f"- Artifacts: {md(', '.join(artifacts))}")
+    timings = describe.phases(report)
+    lines += ["", _row(name for name, _ in timings), _row("---:" for _ in timings), _row(t for _, t in timings), ""]
+    if report["checks"]:
+        lines += [_row(["Id", "Check", "Outcome", "Duration", "Reason", "Test"]), _row(["---"] * 6)]
+        for check in report["checks"]:
+            outcome = f"{describe.CHECK_ICONS[check['outcome']]} {check['outcome']}"
+            if check["kind"] is not None and check["outcome"] in ("failed", "error"):
+                outcome += f" ({check['kind']})"
+            cells = [check["id"], check["name"], outcome, describe.seconds(check["duration_s"])]
+            lines.append(_row([*map(md, cells), md(check["reason"]), md(check["nodeid"])]))
+    else:
+        lines.append("No check was recorded.")
+    if edgex["images"]:
+        lines += ["", _row(["Component", "Image", "Digest"]), _row(["---"] * 3)]
+        for image in edgex["images"]:
+            lines.append(_row([md(image["component"]), md(image["ref"]), md(image["digest"] or describe.UNKNOWN)]))
+    return [*lines, ""]
+
+
+def render(
+    sources: Sequence[Source],
+    *,
+    command: str,
+    expect_distros: Sequence[str] = (),
+    expect_releases: Sequence[str] = (),
+) -> str:
+    """Render the compatibility table.
+
+    Args:
+        sources: Loaded reports, in any order; several may share a cell.
+        command: The command that regenerates this output, quoted in the header.
+        expect_distros: Distros that get a row even without a report, in this order.
+        expect_releases: EdgeX releases likewise.
+    """
+    latest = latest_per_cell(sources)
+    distros = _ordered(expect_distros, (d for d, _ in latest), numeric=False)
+    releases = _ordered(expect_releases, (r for _, r in latest), numeric=True)
+    cells = [(distro, release) for distro in distros for release in releases]
+    lines = [
+        "# EdgeX compatibility",
+        "",
+        "<!-- Generated by edgex-smoke; do not edit by hand. -->",
+        "",
+        f"Generated from {len(sources)} report file(s) by edgex-smoke; do not edit by hand. To regenerate:",
+        "",
+        "```sh",
+        command,
+        "```",
+        "",
+        "Each cell shows the latest report for that distribution and EdgeX release, and only what that report "
+        "contains: ✅ every check that ran passed, ❌ a check failed, ⚠️ the target or deployment never came up, "
+        f'⏹ the run was interrupted. A cell without a report says "{describe.NOT_RUN}".',
+        "",
+        "## Matrix",
+        "",
+        _row(MATRIX_HEADER),
+        _row(["---"] * len(MATRIX_HEADER)),
+        *(_matrix_row(cell, latest.get(cell)) for cell in cells),
+        "",
+    ]
+    reported = [cell for cell in cells if cell in latest]
+    if reported:
+        lines += ["## Details", ""]
+        for cell in reported:
+            lines += _details(cell, latest[cell])
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def load_all(inputs: Iterable[Path]) -> list[Source]:
+    """Load every report found in `inputs` (files or directories); raise `ReportError` if there is none."""
+    inputs = list(inputs)
+    paths = find_report_files(inputs)
+    if not paths:
+        where = ", ".join(str(path) for path in inputs)
+        raise ReportError(f"no report files (*.json) found in {where}; run the smoke test first or name report files")
+    return load_sources(paths)
+
+
+def write_table(
+    inputs: Iterable[Path],
+    output: Path,
+    *,
+    command: str,
+    expect_distros: Sequence[str] = (),
+    expect_releases: Sequence[str] = (),
+) -> int:
+    """Render the table from the reports found in `inputs` into `output` atomically; return how many were used.
+
+    Raises:
+        ReportError: No report file was found, or one is unreadable.
+    """
+    sources = load_all(inputs)
+    text = render(sources, command=command, expect_distros=expect_distros, expect_releases=expect_releases)
+    try:
+        write_text_atomic(output, text)
+    except OSError as err:
+        raise ReportError(f"{output}: cannot write the table: {err.strerror or err}") from err
+    return len(sources)
