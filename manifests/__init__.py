@@ -1,0 +1,66 @@
+"""The single-pod EdgeX manifest: release profiles, image sources, distro overlays and the renderer.
+
+Data lives next to the code (see manifests/README.md): `releases/<release>/`
+holds the distro-neutral pod, the release profile and the config files;
+`images/` and `overlays/<distro>/` hold patches only.
+
+Example:
+    >>> objects = render(release="4.0", distro="podman", images=ImageSource.parse("lab"), run_id="r1")
+    >>> text = to_yaml(objects)  # for `podman kube play`
+"""
+
+from __future__ import annotations
+
+from manifests._images import IMAGE_SOURCES, IMAGE_SOURCES_HELP, ImageSource, mirror_reference
+from manifests._profile import Endpoint, ImageRefs, ReleaseInfo, Service, available_releases, release_info
+from manifests._render import (
+    BASE_LABELS,
+    BROKER_CONFIGMAP,
+    COMMON_CONFIGMAP,
+    GATEWAY_CONFIGMAP,
+    GATEWAY_HTTP_PORT,
+    GATEWAY_MQTT_PORT,
+    PLANNED_SECURITY_MODES,
+    POD_NAME,
+    RUN_ID_LABEL,
+    SECURITY_MODES,
+    available_overlays,
+    gateway_config,
+    image_refs,
+    render,
+    to_yaml,
+)
+
+RELEASES: tuple[str, ...] = available_releases()
+"""Releases with a profile under releases/, e.g. ``("4.0",)``."""
+
+OVERLAYS: tuple[str, ...] = available_overlays()
+"""Distros with an overlay under overlays/, e.g. ``("podman",)``."""
+
+__all__ = [
+    "BASE_LABELS",
+    "BROKER_CONFIGMAP",
+    "COMMON_CONFIGMAP",
+    "GATEWAY_CONFIGMAP",
+    "GATEWAY_HTTP_PORT",
+    "GATEWAY_MQTT_PORT",
+    "IMAGE_SOURCES",
+    "IMAGE_SOURCES_HELP",
+    "OVERLAYS",
+    "PLANNED_SECURITY_MODES",
+    "POD_NAME",
+    "RELEASES",
+    "RUN_ID_LABEL",
+    "SECURITY_MODES",
+    "Endpoint",
+    "ImageRefs",
+    "ImageSource",
+    "ReleaseInfo",
+    "Service",
+    "gateway_config",
+    "image_refs",
+    "mirror_reference",
+    "release_info",
+    "render",
+    "to_yaml",
+]

@@ -1,0 +1,171 @@
+"""Release profiles: `releases/<release>/release.yaml` read into frozen values."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from harness.errors import ManifestError
+from manifests import _files
+
+RELEASES_DIR = _files.ROOT / "releases"
+PROFILE_FILE = "release.yaml"
+POD_FILE = "pod.yaml"
+COMMON_CONFIG_FILE = "common-configuration.yaml"
+BROKER_CONFIG_FILE = "mosquitto.conf"
+
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+
+
+def available_releases() -> tuple[str, ...]:
+    """Return the releases that have a profile, sorted."""
+    return tuple(sorted(p.parent.name for p in RELEASES_DIR.glob(f"*/{PROFILE_FILE}")))
+
+
+@dataclass(frozen=True)
+class Service:
+    """One EdgeX HTTP service of the pod, reached through the gateway."""
+
+    name: str
+    container: str
+    port: int
+
+    @property
+    def route(self) -> str:
+        """The gateway path prefix, e.g. ``/core-data/``."""
+        return f"/{self.name}/"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An infrastructure container and the loopback port it serves."""
+
+    container: str
+    port: int
+
+
+@dataclass(frozen=True)
+class ImageRefs:
+    """The two references of one component: upstream (Docker Hub short name) and lab."""
+
+    upstream: str
+    lab: str
+
+
+@dataclass(frozen=True)
+class ReleaseInfo:
+    """What a release profile says: versions, services and ports, gateway routes, image catalog."""
+
+    release: str
+    edgex_version: str
+    api_version: str
+    services: tuple[Service, ...]
+    database: Endpoint
+    broker: Endpoint
+    gateway_container: str
+    images: Mapping[str, ImageRefs]
+    directory: Path
+
+    @property
+    def ports(self) -> dict[str, int]:
+        """Service name → loopback port inside the pod."""
+        return {service.name: service.port for service in self.services}
+
+    @property
+    def gateway_routes(self) -> dict[str, str]:
+        """Service name → gateway path prefix (``/core-data/``)."""
+        return {service.name: service.route for service in self.services}
+
+    def service(self, name: str) -> Service:
+        """Return the service called `name`, or raise `ManifestError` listing the services."""
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise ManifestError(
+            f"EdgeX {self.release}: no service {name!r}; choose one of: {', '.join(s.name for s in self.services)}"
+        )
+
+
+class _Reader:
+    """Typed access to the keys of one profile file, with messages naming file and key."""
+
+    def __init__(self, path: Path) -> None:
+        self.source = _files.shown(path)
+        self.data = _files.load_mapping(path)
+
+    def fail(self, key: str, problem: str, fix: str) -> ManifestError:
+        return ManifestError(f"{self.source}: {key} {problem}; {fix}")
+
+    def get(self, data: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
+        value = data.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise self.fail(f"{where}{key}", f"is {value!r}", f"write a {kind.__name__}")
+        return value
+
+    def port(self, data: Mapping[str, Any], where: str) -> int:
+        port: int = self.get(data, "port", int, where)
+        if not 1 <= port <= 65535:
+            raise self.fail(f"{where}port", f"is {port}", "write a TCP port between 1 and 65535")
+        return port
+
+    def name(self, data: Mapping[str, Any], key: str, where: str) -> str:
+        name: str = self.get(data, key, str, where)
+        if not _NAME.match(name):
+            raise self.fail(f"{where}{key}", f"is {name!r}", "write a lowercase DNS label such as core-data")
+        return name
+
+    def endpoint(self, key: str) -> Endpoint:
+        data = self.get(self.data, key, dict, "")
+        return Endpoint(self.name(data, "container", f"{key}."), self.port(data, f"{key}."))
+
+
+def _read(release: str, path: Path) -> ReleaseInfo:
+    reader = _Reader(path)
+    data = reader.data
+    if str(data.get("release")) != release:
+        raise reader.fail("release", f"is {data.get('release')!r}", f"write {release!r}, the name of its directory")
+    services = []
+    for index, item in enumerate(reader.get(data, "services", list, "")):
+        where = f"services[{index}]."
+        if not isinstance(item, dict):
+            raise reader.fail(where.rstrip("."), f"is {item!r}", "write a mapping with name, container and port")
+        services.append(
+            Service(reader.name(item, "name", where), reader.name(item, "container", where), reader.port(item, where))
+        )
+    images: dict[str, ImageRefs] = {}
+    for component, refs in reader.get(data, "images", dict, "").items():
+        where = f"images.{component}."
+        if not isinstance(refs, dict):
+            raise reader.fail(where.rstrip("."), f"is {refs!r}", "write a mapping with upstream and lab")
+        images[str(component)] = ImageRefs(
+            reader.get(refs, "upstream", str, where), reader.get(refs, "lab", str, where)
+        )
+    gateway = reader.get(data, "gateway", dict, "")
+    return ReleaseInfo(
+        release=release,
+        edgex_version=str(reader.get(data, "edgex_version", str, "")),
+        api_version=str(reader.get(data, "api_version", str, "")),
+        services=tuple(services),
+        database=reader.endpoint("database"),
+        broker=reader.endpoint("broker"),
+        gateway_container=reader.name(gateway, "container", "gateway."),
+        images=MappingProxyType(images),
+        directory=path.parent,
+    )
+
+
+@functools.cache
+def release_info(release: str) -> ReleaseInfo:
+    """Return the profile of `release` (e.g. ``"4.0"``).
+
+    Raises:
+        ManifestError: The release is unknown or its profile is invalid.
+    """
+    if release not in available_releases():
+        raise ManifestError(f"Unknown EdgeX release {release!r}; choose one of: {', '.join(available_releases())}")
+    return _read(release, RELEASES_DIR / release / PROFILE_FILE)

@@ -1,0 +1,285 @@
+"""Render the single EdgeX pod: ConfigMaps, then the Pod, as plain dicts.
+
+Steps, each from one data file (see manifests/README.md):
+
+1. `releases/<release>/pod.yaml`, the distro-neutral pod;
+2. the gateway's ports from the renderer's parameters (containerPort = hostPort);
+3. images and pull policies from `release.yaml`'s catalog and the image source;
+4. the image-source patch `images/<lab|upstream>.yaml`, if there is one;
+5. the distro overlay `overlays/<distro>/patch.yaml`;
+6. the run's labels on every object, then the pod's invariants are checked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import yaml
+
+from harness.errors import ManifestError
+from manifests import _files, _gateway, _patch, _profile
+from manifests._images import ImageSource
+
+IMAGES_DIR = _files.ROOT / "images"
+OVERLAYS_DIR = _files.ROOT / "overlays"
+OVERLAY_FILE = "patch.yaml"
+
+SECURITY_MODES: tuple[str, ...] = ("off",)
+"""Security modes that render."""
+PLANNED_SECURITY_MODES: tuple[str, ...] = ("on",)
+"""Security modes that are known but not implemented yet."""
+
+POD_NAME = "edgex"
+COMMON_CONFIGMAP = "edgex-common-config"
+GATEWAY_CONFIGMAP = "edgex-gateway-config"
+BROKER_CONFIGMAP = "edgex-broker-config"
+COMMON_CONFIG_KEY = "configuration.yaml"
+GATEWAY_CONFIG_KEY = "nginx.conf"
+BROKER_CONFIG_KEY = "mosquitto.conf"
+
+GATEWAY_HTTP_PORT = 8000
+GATEWAY_MQTT_PORT = 1884
+GATEWAY_PORT_NAMES = ("http", "mqtt")
+
+RUN_ID_LABEL = "edgex-smoke/run-id"
+BASE_LABELS: Mapping[str, str] = {
+    "app.kubernetes.io/name": "edgex",
+    "app.kubernetes.io/part-of": "edgex",
+    "app.kubernetes.io/managed-by": "edgex-smoke",
+}
+
+_PATCH_KEYS = frozenset({"metadata", "spec"})
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+
+
+def available_overlays() -> tuple[str, ...]:
+    """Return the distros that have an overlay, sorted."""
+    return tuple(sorted(p.parent.name for p in OVERLAYS_DIR.glob(f"*/{OVERLAY_FILE}")))
+
+
+def gateway_config(
+    release: str,
+    *,
+    http_port: int = GATEWAY_HTTP_PORT,
+    mqtt_port: int = GATEWAY_MQTT_PORT,
+    ports: Mapping[str, int] | None = None,
+    listen_host: str | None = None,
+    runtime_dir: str = _gateway.RUNTIME_DIR,
+) -> str:
+    """Return the gateway's nginx.conf for `release`, generated from its service table.
+
+    Args:
+        release: Release profile name, e.g. ``"4.0"``.
+        http_port: Port of the gateway's HTTP server.
+        mqtt_port: Port of the gateway's MQTT stream server.
+        ports: Upstream ports to use instead of the profile's, keyed by service
+            name or by the broker's container name (``mqtt-broker``); tests map
+            them to free ports.
+        listen_host: Address the gateway listens on; ``None`` means every address.
+        runtime_dir: Directory for nginx's pid file and temp paths.
+
+    Raises:
+        ManifestError: Unknown release, unknown key in `ports`, or an invalid port.
+    """
+    info = _profile.release_info(release)
+    overrides = dict(ports or {})
+    known = [*info.ports, info.broker.container]
+    unknown = sorted(set(overrides) - set(known))
+    if unknown:
+        raise ManifestError(
+            f"gateway ports: no service {unknown[0]!r} in EdgeX {release}; choose from: {', '.join(known)}"
+        )
+    routes = {name: overrides.get(name, port) for name, port in info.ports.items()}
+    return _gateway.nginx_conf(
+        routes,
+        http_port=http_port,
+        mqtt_port=mqtt_port,
+        broker_port=overrides.get(info.broker.container, info.broker.port),
+        listen_host=listen_host,
+        runtime_dir=runtime_dir,
+    )
+
+
+def _check_choice(what: str, value: str, choices: Iterable[str]) -> None:
+    choices = tuple(choices)
+    if value not in choices:
+        raise ManifestError(f"Unknown {what} {value!r}; choose one of: {', '.join(choices)}")
+
+
+def _check_security(security: str) -> None:
+    if security in PLANNED_SECURITY_MODES:
+        raise ManifestError(
+            f"security {security!r} is not implemented yet; secure mode arrives in a later issue, use security 'off'"
+        )
+    _check_choice("security mode", security, SECURITY_MODES)
+
+
+def _check_run_id(run_id: str) -> None:
+    if not _LABEL_VALUE.match(run_id):
+        raise ManifestError(
+            f"run id {run_id!r} is not a valid label value; use 1-63 letters, digits, '-', '_' or '.', "
+            "starting and ending with a letter or digit"
+        )
+
+
+def _containers(pod: Mapping[str, Any]) -> list[dict[str, Any]]:
+    containers: list[dict[str, Any]] = pod.get("spec", {}).get("containers", [])
+    return containers
+
+
+def _set_gateway_ports(pod: dict[str, Any], gateway: str, *, http_port: int, mqtt_port: int) -> None:
+    wanted = {"http": http_port, "mqtt": mqtt_port}
+    for name, port in wanted.items():
+        _gateway.check_port(f"{name} port", port)
+    if http_port == mqtt_port:
+        raise ManifestError(f"gateway: http and mqtt ports are both {http_port}; use two different ports")
+    container = next((c for c in _containers(pod) if c.get("name") == gateway), None)
+    declared = {p.get("name"): p for p in (container or {}).get("ports", [])}
+    if container is None or set(declared) != set(GATEWAY_PORT_NAMES):
+        raise ManifestError(
+            f"pod.yaml: container {gateway!r} must declare exactly the ports "
+            f"{', '.join(GATEWAY_PORT_NAMES)}; restore them"
+        )
+    for name, port in wanted.items():
+        # containerPort follows hostPort: hostNetwork overlays require them equal.
+        declared[name]["containerPort"] = port
+        declared[name]["hostPort"] = port
+
+
+def _set_images(pod: dict[str, Any], info: _profile.ReleaseInfo, images: ImageSource) -> None:
+    profile = _files.shown(info.directory / _profile.PROFILE_FILE)
+    names = [c.get("name") for c in _containers(pod)]
+    missing = [name for name in names if name not in info.images]
+    extra = [name for name in info.images if name not in names]
+    if missing:
+        raise ManifestError(
+            f"{profile}: images has no entry for container {missing[0]!r}; add its upstream and lab refs"
+        )
+    if extra:
+        raise ManifestError(f"{profile}: images.{extra[0]} matches no container of pod.yaml; remove it or fix the name")
+    containers = []
+    for container in _containers(pod):
+        refs = info.images[container["name"]]
+        containers.append(
+            {
+                "name": container["name"],
+                "image": images.reference(upstream=refs.upstream, lab=refs.lab),
+                "imagePullPolicy": images.pull_policy,
+                **{key: value for key, value in container.items() if key not in ("name", "image", "imagePullPolicy")},
+            }
+        )
+    pod["spec"]["containers"] = containers
+
+
+def _labelled(obj: dict[str, Any], labels: Mapping[str, str]) -> dict[str, Any]:
+    metadata = obj.setdefault("metadata", {})
+    metadata["labels"] = {**metadata.get("labels", {}), **labels}
+    return obj
+
+
+def _check_pod(pod: Mapping[str, Any], gateway: str, source: str) -> None:
+    for container in _containers(pod):
+        name = container.get("name")
+        if not container.get("image"):
+            raise ManifestError(f"{source}: container {name!r} has no image; give it one or fix its name")
+        if name == gateway:
+            continue
+        for port in container.get("ports", []):
+            if port.get("hostPort"):
+                raise ManifestError(
+                    f"{source}: container {name!r} publishes hostPort {port['hostPort']}; "
+                    f"only {gateway!r} may have hostPorts, remove it"
+                )
+
+
+def _configmap(name: str, key: str, text: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {key: text}}
+
+
+def render(
+    *,
+    release: str,
+    distro: str,
+    images: ImageSource,
+    security: str = "off",
+    run_id: str,
+    gateway_http_port: int = GATEWAY_HTTP_PORT,
+    gateway_mqtt_port: int = GATEWAY_MQTT_PORT,
+) -> list[dict[str, Any]]:
+    """Render the single EdgeX pod for one run.
+
+    Args:
+        release: Release profile, one of `RELEASES`.
+        distro: Distro overlay, one of `OVERLAYS`.
+        images: Where images come from (`ImageSource.parse` of ``--images``).
+        security: One of `SECURITY_MODES`; ``"on"`` is planned, not implemented.
+        run_id: Value of the ``edgex-smoke/run-id`` label on every object.
+        gateway_http_port: The gateway's HTTP port (hostPort and containerPort).
+        gateway_mqtt_port: The gateway's MQTT port (hostPort and containerPort).
+
+    Returns:
+        The ConfigMaps (common config, gateway, broker), then the Pod.
+
+    Raises:
+        ManifestError: An unknown or unavailable value, or an invalid data file.
+    """
+    info = _profile.release_info(release)
+    _check_choice("distro overlay", distro, available_overlays())
+    _check_security(security)
+    _check_run_id(run_id)
+
+    pod_path = info.directory / _profile.POD_FILE
+    pod = _files.load_mapping(pod_path)
+    _set_gateway_ports(pod, info.gateway_container, http_port=gateway_http_port, mqtt_port=gateway_mqtt_port)
+    _set_images(pod, info, images)
+    image_patch = IMAGES_DIR / f"{images.patch_name}.yaml"
+    if image_patch.exists():
+        pod = _patch.apply_file(pod, image_patch, allowed=_PATCH_KEYS)
+    pod = _patch.apply_file(pod, OVERLAYS_DIR / distro / OVERLAY_FILE, allowed=_PATCH_KEYS)
+    _check_pod(pod, info.gateway_container, f"{_files.shown(pod_path)} with --images {images} and overlay {distro}")
+
+    labels = {**BASE_LABELS, RUN_ID_LABEL: run_id}
+    configmaps = [
+        _configmap(COMMON_CONFIGMAP, COMMON_CONFIG_KEY, _files.read_text(info.directory / _profile.COMMON_CONFIG_FILE)),
+        _configmap(
+            GATEWAY_CONFIGMAP,
+            GATEWAY_CONFIG_KEY,
+            gateway_config(release, http_port=gateway_http_port, mqtt_port=gateway_mqtt_port),
+        ),
+        _configmap(BROKER_CONFIGMAP, BROKER_CONFIG_KEY, _files.read_text(info.directory / _profile.BROKER_CONFIG_FILE)),
+    ]
+    return [_labelled(obj, labels) for obj in [*configmaps, pod]]
+
+
+def image_refs(objects: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Return container name → image for every container of the rendered Pod(s)."""
+    return {
+        container["name"]: container["image"]
+        for obj in objects
+        if obj.get("kind") == "Pod"
+        for container in _containers(obj)
+    }
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style, multi-line strings as ``|`` literals, and never anchors or aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def to_yaml(objects: Iterable[Mapping[str, Any]]) -> str:
+    """Return `objects` as one multi-document YAML stream for ``podman kube play`` or kubectl."""
+    return yaml.dump_all(
+        [dict(obj) for obj in objects], Dumper=_Dumper, sort_keys=False, explicit_start=True, width=120
+    )
