@@ -1,0 +1,149 @@
+"""The `Distro` contract and the values that cross it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol
+
+TargetMode = Literal["embedded", "provisioned", "attached"]
+
+Progress = Callable[[str], None]
+"""Receives one short status line, e.g. ``waiting for 7/9 containers running (12 s)``."""
+
+KubeObject = dict[str, Any]
+
+
+def no_progress(_line: str) -> None:
+    """Discard status lines; the default when nobody watches."""
+
+
+@dataclass(frozen=True)
+class DistroSettings:
+    """Everything a driver needs to know about this run; built once, never mutated."""
+
+    run_id: str
+    work_dir: Path
+    keep: bool = False
+    reuse: bool = False
+    gateway_http_port: int = 8000
+    gateway_mqtt_port: int = 1884
+    progress: Progress = no_progress
+
+
+@dataclass(frozen=True)
+class Target:
+    """A place EdgeX can run: a podman host or a cluster."""
+
+    distro: str
+    name: str
+    mode: TargetMode
+    created: bool
+    """True only if this run created the target; `down` deletes nothing otherwise."""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One EdgeX pod on a target."""
+
+    pod: str
+    run_id: str
+    created: bool
+    """True only if this run deployed it; `undeploy` removes nothing otherwise."""
+    namespace: str | None = None
+    objects: tuple[KubeObject, ...] = ()
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """How the test host reaches EdgeX: through the gateway only."""
+
+    gateway_url: str
+    gateway_port: int
+    mqtt_host: str
+    mqtt_port: int
+    published_ports: tuple[int, ...] = ()
+    """Every port of the pod that the host can reach directly; only the gateway's should be here."""
+    ca_path: Path | None = None
+    pod_ip: str | None = None
+    """The pod's own address, if the host can route to it; used to prove isolation."""
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """One container of the EdgeX pod as the target sees it."""
+
+    name: str
+    state: str
+    ready: bool
+    restarts: int
+    exit_code: int | None = None
+    image: str = ""
+    image_digest: str | None = None
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """Versions and facts of the target, stored in the report."""
+
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Distro(Protocol):
+    """What every distribution driver provides, from preflight to teardown.
+
+    Drivers are constructed with `DistroSettings` and keep no global state. Every
+    method that waits takes a deadline; every method that creates something labels
+    it so a later run can reap it.
+    """
+
+    name: ClassVar[str]
+
+    def preflight(self, images: Sequence[str]) -> None:
+        """Check tools, privileges, free ports and images; create nothing."""
+
+    def up(self) -> Target:
+        """Provision the target, or attach to an existing one."""
+
+    def wait_ready(self, target: Target, *, timeout_s: float) -> None:
+        """Wait until the target can run pods."""
+
+    def fingerprint(self, target: Target) -> Fingerprint:
+        """Describe the target's versions and facts."""
+
+    def reap(self, target: Target) -> list[str]:
+        """Remove leftovers of crashed earlier runs, found by label; return what was removed."""
+
+    def load_images(self, target: Target, images: Sequence[str]) -> None:
+        """Make `images` available to the target without a registry where possible."""
+
+    def deploy(self, target: Target, objects: Sequence[KubeObject]) -> Deployment:
+        """Apply the rendered manifest."""
+
+    def find_deployment(self, target: Target) -> Deployment:
+        """Attach to an EdgeX pod deployed earlier (for ``--reuse``)."""
+
+    def wait_deployed(self, target: Target, deployment: Deployment, *, timeout_s: float) -> None:
+        """Wait until every container of the pod runs."""
+
+    def containers(self, target: Target, deployment: Deployment) -> list[ContainerState]:
+        """Return the state of every container of the pod."""
+
+    def endpoints(self, target: Target, deployment: Deployment) -> Endpoints:
+        """Return the gateway's HTTP URL and the MQTT endpoint reachable from the host."""
+
+    def container_host(self, target: Target, deployment: Deployment, container: str) -> Any:
+        """Return a testinfra host for one container of the pod."""
+
+    def collect_diagnostics(self, target: Target, deployment: Deployment | None, dest: Path) -> list[Path]:
+        """Save logs, events and inspect output under `dest`; best effort, never raises."""
+
+    def undeploy(self, target: Target, deployment: Deployment) -> None:
+        """Remove the pod and what came with it, if this run created them."""
+
+    def down(self, target: Target) -> None:
+        """Remove the target, if this run created it."""
+
+
+DistroFactory = Callable[[DistroSettings], Distro]
