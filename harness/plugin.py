@@ -1,0 +1,296 @@
+"""The pytest plugin: options, the session's EdgeX, check recording and the report.
+
+Loaded by the root ``conftest.py``. A run that collects only ``tests/`` (the
+harness's own tests) registers nothing but the options; a smoke run (``suites/``)
+also gets the `SmokeSession` that stands EdgeX up on first use and tears it down
+at the end, even after Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Generator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+
+import distros
+import manifests
+from harness import options as opts
+from harness.errors import PreflightError, SmokeError
+from harness.lifecycle import LiveEdgeX, SmokeRun
+from harness.status import StatusLine
+from reports import table
+from reports.schema import ErrorKind, PhaseName
+from reports.writer import RunReport
+
+SESSION_KEY = pytest.StashKey["SmokeSession"]()
+PREFLIGHT_EXIT_CODE = 4
+EVIDENCE_DIR = "docs/evidence"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register the edgex-smoke options in one group."""
+    group = parser.getgroup("edgex", "edgex-smoke")
+    group.addoption(
+        "--distro",
+        default=distros.DEFAULT_DISTRO,
+        help=f"Target to run EdgeX on, one of: {', '.join(distros.names())} (default: %(default)s)",
+    )
+    group.addoption("--edgex", default="4.0", metavar="RELEASE", help="EdgeX release profile (default: %(default)s)")
+    group.addoption("--security", default="off", help="EdgeX security mode: off (on is not implemented yet)")
+    group.addoption(
+        "--images",
+        default=opts.AUTO_IMAGES,
+        metavar="SOURCE",
+        help="Image source: auto (upstream, else lab), upstream, lab, or a registry/prefix of a mirror",
+    )
+    group.addoption("--keep", action="store_true", help="Leave the target and the EdgeX pod running")
+    group.addoption("--reuse", action="store_true", help="Attach to an EdgeX deployed earlier; only run the checks")
+    group.addoption(
+        "--report-dir", default="reports/out", metavar="DIR", help="Where reports go (default: %(default)s)"
+    )
+    group.addoption(
+        "--ready-timeout", type=float, default=300.0, metavar="SECONDS", help="Deadline for each readiness wait"
+    )
+    group.addoption(
+        "--gateway-ports", default="8000:1884", metavar="HTTP:MQTT", help="Host ports of the gateway's two routes"
+    )
+
+
+def _options(config: pytest.Config) -> opts.RunOptions:
+    http_port, mqtt_port = opts.parse_ports(config.getoption("gateway_ports"))
+    return opts.validate(
+        distro=config.getoption("distro"),
+        release=config.getoption("edgex"),
+        security=config.getoption("security"),
+        images=config.getoption("images"),
+        keep=config.getoption("keep"),
+        reuse=config.getoption("reuse"),
+        report_dir=config.getoption("report_dir"),
+        ready_timeout_s=config.getoption("ready_timeout"),
+        gateway_http_port=http_port,
+        gateway_mqtt_port=mqtt_port,
+    )
+
+
+def _is_smoke_run(config: pytest.Config) -> bool:
+    """True unless every path given on the command line lies inside ``tests/`` (the harness's own tests)."""
+    tests_dir = (config.rootpath / "tests").resolve()
+    paths = [(config.invocation_params.dir / str(arg).split("::")[0]).resolve() for arg in config.args]
+    return not all(path == tests_dir or tests_dir in path.parents for path in paths)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Validate every option up front; set up the smoke session for smoke runs."""
+    config.addinivalue_line("markers", "check(id, name): the smoke check this test implements, e.g. check('a', 'pod')")
+    try:
+        run_options = _options(config)
+    except opts.OptionError as err:
+        raise pytest.UsageError(str(err)) from None
+    if not _is_smoke_run(config) or config.option.collectonly or config.option.help:
+        return
+    session = SmokeSession(config, run_options)
+    config.stash[SESSION_KEY] = session
+    config.pluginmanager.register(session, "edgex-smoke-session")
+
+
+class SmokeSession:
+    """The per-run plugin object: owns the run, records checks, writes the report."""
+
+    def __init__(self, config: pytest.Config, run_options: opts.RunOptions) -> None:
+        self.config = config
+        self.options = run_options
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        self.status = self._status_line(reporter)
+        image_source = run_options.images
+        self.report = RunReport(
+            distro=run_options.distro,
+            mode="embedded" if run_options.distro == "podman" else "provisioned",
+            release=run_options.release,
+            image_source=image_source,
+            security="off",
+        )
+        self.run = SmokeRun(run_options, self.report, self.status)
+        self.live: LiveEdgeX | None = None
+        self.setup_error: SmokeError | None = None
+        self.started = False
+        self.interrupted = False
+        self.any_failed = False
+        self.junit_name: str | None = None
+        self._checks: dict[str, tuple[str, str]] = {}
+        self._previous_sigterm: Any = None
+        run_options.report_dir.mkdir(parents=True, exist_ok=True)
+        if not config.option.xmlpath:
+            self.junit_name = f"junit-{self.report.run_id}.xml"
+            config.option.xmlpath = str(run_options.report_dir / self.junit_name)
+        elif Path(config.option.xmlpath).parent.resolve() == run_options.report_dir.resolve():
+            self.junit_name = Path(config.option.xmlpath).name
+
+    @staticmethod
+    def _status_line(reporter: Any) -> StatusLine:
+        if reporter is None:
+            return StatusLine(print)
+        if reporter.isatty:
+            return StatusLine(reporter.write_line, rewrite=lambda text: reporter.rewrite(text, erase=True))
+        return StatusLine(reporter.write_line)
+
+    # -- signals -------------------------------------------------------------------
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Turn SIGTERM into KeyboardInterrupt so teardown runs as it does for Ctrl-C."""
+        self._previous_sigterm = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Remember the interruption and the phase it hit."""
+        self.interrupted = True
+        phase: PhaseName = self.run.current_phase or "checks"
+        self.report.mark_interrupted(phase)
+
+    # -- the EdgeX under test -------------------------------------------------------------
+
+    def edgex(self) -> LiveEdgeX:
+        """Stand EdgeX up on first use; later calls return it, or repeat the first error."""
+        if self.live is not None:
+            return self.live
+        if self.setup_error is None and not self.started:
+            self.started = True
+            try:
+                self.live = self.run.start()
+                return self.live
+            except PreflightError as err:
+                self.setup_error = err
+                self._record_setup_error(err)
+                pytest.exit(f"edgex-smoke preflight: {err}", returncode=PREFLIGHT_EXIT_CODE)
+            except SmokeError as err:
+                self.setup_error = err
+                self._record_setup_error(err)
+        pytest.fail(str(self.setup_error or "EdgeX setup did not complete"), pytrace=False)
+
+    def _record_setup_error(self, err: SmokeError) -> None:
+        phase: PhaseName = self.run.current_phase or "provision"
+        self.report.fail(err.kind, phase, str(err))
+        self.any_failed = True
+
+    # -- checks ------------------------------------------------------------------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Fold pytest's setup, call and teardown reports into one check record."""
+        if report.when != "call" and report.passed:
+            return
+        if report.failed:
+            self.any_failed = True
+        outcome = "passed"
+        if report.skipped:
+            outcome = "skipped"
+        elif report.failed:
+            outcome = "failed" if report.when == "call" else "error"
+        check_id, name = self._check_marker(report.nodeid)
+        self.report.record_check(
+            check_id=check_id,
+            name=name,
+            nodeid=report.nodeid,
+            outcome=outcome,  # type: ignore[arg-type]  # one of the CheckOutcome literals
+            duration_s=report.duration,
+            reason=_reason(report),
+            kind=self._failure_kind(report) if report.failed else None,
+        )
+
+    def _check_marker(self, nodeid: str) -> tuple[str, str]:
+        return self._checks.get(nodeid, ("-", nodeid.rsplit("::", 1)[-1]))
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """Remember each item's check id and name from its ``check`` marker."""
+        for item in items:
+            marker = item.get_closest_marker("check")
+            if marker is not None:
+                self._checks[item.nodeid] = (str(marker.args[0]), str(marker.args[1]))
+
+    def _failure_kind(self, report: pytest.TestReport) -> ErrorKind:
+        if report.when != "call" and self.setup_error is not None:
+            return self.setup_error.kind
+        return "product"
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, None, None]:
+        """Time the checks phase."""
+        started = time.monotonic()
+        yield
+        if self.live is not None:
+            self.report.record_phase("checks", time.monotonic() - started)
+
+    # -- the end ------------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> Generator[None, None, None]:
+        """After pytest's own teardown: diagnostics, cleanup, the report and the table."""
+        result = yield
+        try:
+            if self.started:
+                self.run.finish(failed=self.any_failed or self.interrupted)
+        except SmokeError as err:
+            self.report.fail("infra", "teardown", str(err))
+        finally:
+            signal.signal(signal.SIGTERM, self._previous_sigterm or signal.SIG_DFL)
+            self._write_report()
+        return result
+
+    def _write_report(self) -> None:
+        directory = self.options.report_dir
+        diagnostics = self.run.diagnostics_dir
+        self.report.set_artifacts(
+            junit=self.junit_name,
+            diagnostics=str(diagnostics.relative_to(directory.resolve())) if diagnostics else None,
+        )
+        path = self.report.write(directory)
+        outcome = self.report.to_dict()["outcome"]
+        self.status.phase("report")
+        self.status.update(f"{outcome}: {path}")
+        evidence = self.config.rootpath / EVIDENCE_DIR
+        table_path = directory / "compatibility.md"
+        try:
+            table.write_table(
+                [directory, *([evidence] if evidence.is_dir() else [])],
+                table_path,
+                command=f"python -m reports table {directory} {EVIDENCE_DIR} -o {table_path}",
+                expect_distros=distros.names(),
+                expect_releases=manifests.RELEASES,
+            )
+        except SmokeError as err:
+            self.status.done(f"table not updated: {err}")
+            return
+        self.status.done(f"table: {table_path}")
+
+
+def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _reason(report: pytest.TestReport) -> str:
+    if report.passed:
+        return ""
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = getattr(crash, "message", None) or report.longreprtext
+    return str(message).strip().splitlines()[0] if str(message).strip() else ""
+
+
+# -- fixtures the suites use -----------------------------------------------------------
+
+
+def _session(request: pytest.FixtureRequest) -> SmokeSession:
+    session = request.config.stash.get(SESSION_KEY, None)
+    if session is None:
+        pytest.skip("the EdgeX fixtures exist only in smoke runs (pytest suites/ --distro=...)")
+    return session
+
+
+@pytest.fixture(scope="session")
+def edgex(request: pytest.FixtureRequest) -> LiveEdgeX:
+    """The EdgeX under test, up and answering through its gateway."""
+    return _session(request).edgex()

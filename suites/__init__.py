@@ -1,0 +1,1 @@
+"""The smoke checks a to i, run with `pytest --distro=NAME`."""

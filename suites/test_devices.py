@@ -1,0 +1,39 @@
+"""d. core-metadata lists the device-virtual devices; g. a command round trip through core-command."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from edgex_client import GatewayClient
+from suites._expect import require
+
+VIRTUAL_DEVICES = {
+    "Random-Boolean-Device",
+    "Random-Integer-Device",
+    "Random-UnsignedInteger-Device",
+    "Random-Float-Device",
+}
+INTEGER_DEVICE = "Random-Integer-Device"
+
+
+@pytest.mark.check("d", "metadata-devices")
+def test_core_metadata_lists_the_virtual_devices(gateway: GatewayClient) -> None:
+    names = set(gateway.device_names("device-virtual"))
+    missing = sorted(VIRTUAL_DEVICES - names)
+    require(not missing, f"core-metadata: device-virtual devices missing: {', '.join(missing)} (has {sorted(names)})")
+
+
+@pytest.fixture
+def _restore_int8_randomization(gateway: GatewayClient) -> Iterator[None]:
+    yield
+    gateway.command_put(INTEGER_DEVICE, "WriteInt8Value", {"Int8": "0", "EnableRandomization_Int8": "true"})
+
+
+@pytest.mark.check("g", "command-round-trip")
+@pytest.mark.usefixtures("_restore_int8_randomization")
+def test_command_put_int8_then_get_returns_it(gateway: GatewayClient) -> None:
+    gateway.command_put(INTEGER_DEVICE, "WriteInt8Value", {"Int8": "42"})
+    value = gateway.command_value(INTEGER_DEVICE, "Int8")
+    require(value == "42", f"core-command: GET {INTEGER_DEVICE}/Int8 returned {value!r} after PUT Int8=42")

@@ -1,0 +1,96 @@
+"""Option validation: every bad value is one line naming the option, the value and the choices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness import options as opts
+
+GOOD = {
+    "distro": "podman",
+    "release": "4.0",
+    "security": "off",
+    "images": "auto",
+    "keep": False,
+    "reuse": False,
+    "report_dir": "reports/out",
+    "ready_timeout_s": 300.0,
+    "gateway_http_port": 8000,
+    "gateway_mqtt_port": 1884,
+}
+
+
+def test_defaults_validate() -> None:
+    run = opts.validate(**GOOD)  # type: ignore[arg-type]
+    assert run.distro == "podman"
+    assert run.report_dir == Path("reports/out")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("distro", "nope", "--distro: unknown value 'nope'; choose one of: podman"),
+        ("release", "9.9", "--edgex: unknown value '9.9'; choose one of: 4.0"),
+        ("security", "maybe", "--security: unknown value 'maybe'; choose one of: off, on"),
+        ("ready_timeout_s", 0.0, "--ready-timeout: 0.0 is not positive"),
+        ("gateway_mqtt_port", 8000, "--gateway-ports: HTTP and MQTT both use 8000"),
+        ("gateway_http_port", 70000, "--gateway-ports: 70000 is not a TCP port"),
+    ],
+)
+def test_bad_value_names_option_and_value(field: str, value: object, expected: str) -> None:
+    with pytest.raises(opts.OptionError) as caught:
+        opts.validate(**{**GOOD, field: value})  # type: ignore[arg-type]
+    assert str(caught.value).startswith(expected)
+    assert "\n" not in str(caught.value)
+
+
+def test_security_on_says_it_is_not_there_yet() -> None:
+    with pytest.raises(opts.OptionError, match=r"--security on: secure mode .* not implemented yet"):
+        opts.validate(**{**GOOD, "security": "on"})  # type: ignore[arg-type]
+
+
+def test_bad_image_source_is_rejected() -> None:
+    with pytest.raises(opts.OptionError, match=r"^--images: "):
+        opts.validate(**{**GOOD, "images": "not a source!"})  # type: ignore[arg-type]
+
+
+def test_report_dir_that_is_a_file_is_rejected(tmp_path: Path) -> None:
+    afile = tmp_path / "f"
+    afile.write_text("")
+    with pytest.raises(opts.OptionError, match=r"--report-dir: .* is not a directory"):
+        opts.validate(**{**GOOD, "report_dir": str(afile)})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["8000", "a:b", "1:2:3"])
+def test_gateway_ports_need_two_numbers(value: str) -> None:
+    with pytest.raises(opts.OptionError, match=r"--gateway-ports: .* is not HTTP:MQTT"):
+        opts.parse_ports(value)
+
+
+# -- through pytest itself ------------------------------------------------------------------
+
+
+def _run_plugin(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
+    return pytester.runpytest_subprocess("-p", "harness.plugin", *args)
+
+
+def test_unknown_distro_is_a_one_line_usage_error(pytester: pytest.Pytester) -> None:
+    result = _run_plugin(pytester, "--distro=nope")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in result.errlines if line.strip()]
+    assert errors == ["ERROR: --distro: unknown value 'nope'; choose one of: podman"]
+
+
+def test_security_on_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    result = _run_plugin(pytester, "--security=on")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --security on: secure mode*use --security off"])
+
+
+def test_help_lists_the_options(pytester: pytest.Pytester) -> None:
+    result = _run_plugin(pytester, "--help")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["edgex-smoke:", "*--distro=DISTRO*", "*--images=SOURCE*", "*--keep*", "*--reuse*"])

@@ -1,0 +1,54 @@
+"""The plugin end to end on real podman, where no EdgeX is needed: the run stops at preflight."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import proc
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.needs_podman
+
+
+def test_missing_images_stop_at_preflight_with_one_line_and_a_report(tmp_path: Path) -> None:
+    mirror = "localhost:5999/nowhere"
+    done = proc.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "suites",
+            "--distro=podman",
+            f"--images={mirror}",
+            f"--report-dir={tmp_path}",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+        ],
+        timeout_s=600,
+        cwd=ROOT,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 4, output
+    assert "Traceback" not in output
+    preflight = [line for line in output.splitlines() if "edgex-smoke preflight:" in line]
+    assert len(preflight) == 1, output
+    assert "podman: 9 image(s) missing and not pullable: " in preflight[0]
+    assert f"{mirror}/edgexfoundry/core-data:4.0.2" in preflight[0]
+    assert "choose --images lab" in preflight[0]
+
+    reports = list(tmp_path.glob("*.json"))
+    assert len(reports) == 1
+    report = json.loads(reports[0].read_text())
+    assert report["outcome"] == "infra-error"
+    assert report["error"]["phase"] == "provision"
+    assert report["target"]["fingerprint"]["podman_version"]
+    assert report["phases"]["provision"] is None
+    assert (tmp_path / report["artifacts"]["junit"]).is_file()
+    assert (tmp_path / "compatibility.md").read_text().count("infra-error") >= 1
