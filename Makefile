@@ -19,9 +19,10 @@ endif
 smoke: host-packages venv
 	$(PY) -m pytest suites --distro=$(DISTRO) --images=$(IMAGES) --edgex=$(EDGEX) $(PYTEST_ARGS)
 
-# The harness's own tests, then the podman smoke suite on the lab images built here (real EdgeX).
-test: host-packages venv lint unit lab-images
-	$(MAKE) smoke IMAGES=lab
+# Lint and the harness's own tests (real mosquitto, nginx and podman; the lab infra image is built on first use).
+# The podman smoke suite on lab EdgeX images joins this target once lab/pins.toml can pin the EdgeX
+# service modules: the Go module proxy refuses them today (see lab/README.md).
+test: host-packages venv lint unit
 
 unit: host-packages venv
 	$(PY) -m pytest tests $(PYTEST_ARGS)

@@ -1,0 +1,89 @@
+"""What the rest of edgex-smoke calls: make sure the lab images exist, and name them."""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from harness.errors import InfraError
+from lab import build, gomod, naming, pins, podman
+from lab.paths import GOMOD_DIR, cache_dir
+from lab.stamps import Report, StampStore, Steps, stderr_report
+
+EDGEX_VERSION = "4.0.2"
+"""The EdgeX release the lab images are built from (``[edgex] version`` in lab/pins.toml)."""
+
+
+@contextmanager
+def _build_lock() -> Iterator[Steps]:
+    """Hold the cache's lock so that two builders never share a root filesystem or stamp."""
+    root = cache_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / "build.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield Steps(StampStore(root / "stamps"))
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def image_refs(loaded: pins.Pins | None = None) -> dict[str, str]:
+    """Return component name → lab image reference for every lab image (infra first)."""
+    loaded = loaded or pins.load()
+    refs = {naming.INFRA: build.infra_ref(loaded)}
+    refs.update({name: build.service_ref(loaded, name) for name in loaded.services})
+    return refs
+
+
+def missing_images() -> list[str]:
+    """Return the lab image references that are not in local podman storage."""
+    return [ref for ref in image_refs().values() if not podman.image_exists(ref)]
+
+
+def regenerate_gomod() -> None:
+    """Rewrite lab/gomod (go.mod, tools.go, go.sum) from lab/pins.toml through the Go proxy."""
+    gomod.generate(pins.load(), GOMOD_DIR)
+
+
+def ensure_infra_image(*, force: bool = False, report: Report = stderr_report) -> str:
+    """Build or reuse the Debian infra image; return its reference.
+
+    The harness's own podman tests use it as "a small image built from Debian's archive".
+    """
+    loaded = pins.load()
+    with _build_lock() as steps:
+        steps.force, steps.report = force, report
+        return build.build_infra(loaded, steps, cache_dir())
+
+
+def ensure_images(
+    *, force: bool = False, only: Sequence[str] | None = None, report: Report = stderr_report
+) -> dict[str, str]:
+    """Build or reuse the lab images; return component name → image reference.
+
+    Args:
+        force: Rebuild every selected step even if its stamp is current.
+        only: Component names to build (``infra``, ``core-data``, …); all when None.
+        report: Receives one progress line per step.
+    """
+    loaded = pins.load()
+    wanted = list(only) if only else list(image_refs(loaded))
+    unknown = sorted(set(wanted) - set(image_refs(loaded)))
+    if unknown:
+        raise InfraError(f"lab images: unknown component(s) {unknown}; choose from {sorted(image_refs(loaded))}")
+    blocked = sorted({s.module.path for n, s in loaded.services.items() if n in wanted and s.module.blocked})
+    if blocked:
+        raise pins.PinError(
+            f"lab/pins.toml: no usable pin for {', '.join(blocked)} (see 'blocked' there); "
+            "set each module's version to its release commit's pseudo-version, then run 'python -m lab gomod'"
+        )
+    refs: dict[str, str] = {}
+    with _build_lock() as steps:
+        steps.force, steps.report = force, report
+        if naming.INFRA in wanted:
+            refs[naming.INFRA] = build.build_infra(loaded, steps, cache_dir())
+        services = [name for name in wanted if name != naming.INFRA]
+        if services:
+            refs.update(build.build_services(loaded, services, steps, cache_dir()))
+    return refs

@@ -1,0 +1,3 @@
+module edgex-smoke.invalid/lab
+
+go 1.25.0

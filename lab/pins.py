@@ -1,0 +1,211 @@
+"""Read and check ``lab/pins.toml``: the Go modules, services and Debian settings the lab builds."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from harness.errors import InfraError
+from lab.paths import PINS_FILE
+
+PSEUDO_VERSION = re.compile(r"^v0\.0\.0-(?P<time>\d{14})-(?P<sha>[0-9a-f]{12})$")
+SEMVER = re.compile(r"^v\d+\.\d+\.\d+$")
+
+
+class PinError(InfraError):
+    """``lab/pins.toml`` is missing, malformed or inconsistent."""
+
+
+@dataclass(frozen=True)
+class Module:
+    """A pinned Go module: the service modules are pinned as pseudo-versions of their release commit."""
+
+    name: str
+    path: str
+    version: str
+    release: str
+    tag: str
+    commit: str
+    blocked: str = ""
+    """Why no usable version is known (the proxy refused it); empty when the pin is usable."""
+
+
+@dataclass(frozen=True)
+class Service:
+    """One EdgeX binary built from a pinned module, and the image made from it."""
+
+    name: str
+    module: Module
+    package: str
+    res: str
+    tags: tuple[str, ...]
+    version_vars: tuple[str, ...]
+    user: str
+
+
+@dataclass(frozen=True)
+class Infra:
+    """The Debian infrastructure image's settings."""
+
+    suite: str
+    variant: str
+    tag: str
+    packages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Pins:
+    """Everything ``lab/pins.toml`` pins, plus a digest of its text."""
+
+    edgex_version: str
+    infra: Infra
+    modules: dict[str, Module]
+    services: dict[str, Service]
+    digest: str
+
+
+def check_pseudo_version(version: str, *, commit: str = "", subject: str = "module") -> None:
+    """Raise `PinError` unless `version` is ``v0.0.0-<YYYYMMDDhhmmss>-<12 hex>`` matching `commit`.
+
+    Args:
+        version: The candidate pseudo-version.
+        commit: The full commit sha it should abbreviate; not checked when empty.
+        subject: What the version belongs to, named in the message.
+    """
+    match = PSEUDO_VERSION.match(version)
+    if match is None:
+        raise PinError(
+            f"{subject}: version {version!r} is not a pseudo-version; "
+            "write v0.0.0-<UTC commit time YYYYMMDDhhmmss>-<12-char commit sha> in lab/pins.toml"
+        )
+    try:
+        datetime.strptime(match["time"], "%Y%m%d%H%M%S")
+    except ValueError as err:
+        raise PinError(
+            f"{subject}: time {match['time']!r} in {version!r} is not a valid date; fix lab/pins.toml"
+        ) from err
+    if commit and not commit.startswith(match["sha"]):
+        raise PinError(
+            f"{subject}: pseudo-version {version!r} names commit {match['sha']} but commit is {commit!r}; "
+            "make them agree in lab/pins.toml"
+        )
+
+
+def _table(data: dict[str, Any], key: str, where: str, *, optional: bool = False) -> dict[str, Any]:
+    value = data.get(key, {} if optional else None)
+    if not isinstance(value, dict):
+        raise PinError(f"lab/pins.toml: [{where}{key}] is missing or not a table; add it")
+    return value
+
+
+def _text(data: dict[str, Any], key: str, where: str, default: str | None = None) -> str:
+    value = data.get(key, default)
+    if not isinstance(value, str) or not value:
+        raise PinError(f"lab/pins.toml: [{where}] {key} is missing or not a non-empty string; set it")
+    return value
+
+
+def _texts(data: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise PinError(f"lab/pins.toml: [{where}] {key} must be a list of strings; fix it")
+    return tuple(value)
+
+
+def _module(name: str, data: dict[str, Any]) -> Module:
+    where = f"modules.{name}"
+    blocked = data.get("blocked", "")
+    if not isinstance(blocked, str):
+        raise PinError(f"lab/pins.toml: [{where}] blocked must be a string (the reason); fix it")
+    if blocked:
+        return Module(
+            name=name,
+            path=_text(data, "path", where),
+            version=str(data.get("version", "")),
+            release=_text(data, "release", where),
+            tag=_text(data, "tag", where),
+            commit=str(data.get("commit", "")),
+            blocked=blocked,
+        )
+    module = Module(
+        name=name,
+        path=_text(data, "path", where),
+        version=_text(data, "version", where),
+        release=_text(data, "release", where),
+        tag=_text(data, "tag", where),
+        commit=_text(data, "commit", where),
+    )
+    if not re.fullmatch(r"[0-9a-f]{40}", module.commit):
+        raise PinError(f"lab/pins.toml: [{where}] commit {module.commit!r} is not a 40-char sha; write the full sha")
+    if SEMVER.match(module.version) is None:
+        check_pseudo_version(module.version, commit=module.commit, subject=f"lab/pins.toml [{where}]")
+    return module
+
+
+def _service(name: str, data: dict[str, Any], modules: dict[str, Module]) -> Service:
+    where = f"services.{name}"
+    module_name = _text(data, "module", where)
+    if module_name not in modules:
+        raise PinError(
+            f"lab/pins.toml: [{where}] module {module_name!r} is not one of {sorted(modules)}; "
+            "add a [modules.<name>] table or fix the name"
+        )
+    return Service(
+        name=name,
+        module=modules[module_name],
+        package=_text(data, "package", where),
+        res=_text(data, "res", where),
+        tags=_texts(data, "tags", where),
+        version_vars=_texts(data, "version_vars", where),
+        user=_text(data, "user", where, default="0:0"),
+    )
+
+
+def usable(module: Module) -> None:
+    """Raise `PinError` if `module` has no usable pin (it is marked blocked)."""
+    if module.blocked:
+        raise PinError(
+            f"lab/pins.toml: {module.path} {module.release} has no usable pin: {module.blocked}; "
+            f"set [modules.{module.name}] version to the release commit's pseudo-version and drop 'blocked'"
+        )
+
+
+def parse(text: str) -> Pins:
+    """Parse the text of a pins file; raise `PinError` naming the first problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise PinError(f"lab/pins.toml: not valid TOML ({err}); fix the syntax") from err
+    edgex = _table(data, "edgex", "")
+    infra_data = _table(data, "infra", "")
+    infra = Infra(
+        suite=_text(infra_data, "suite", "infra"),
+        variant=_text(infra_data, "variant", "infra", default="minbase"),
+        tag=_text(infra_data, "tag", "infra"),
+        packages=_texts(infra_data, "packages", "infra"),
+    )
+    modules = {name: _module(name, body) for name, body in _table(data, "modules", "", optional=True).items()}
+    services = {
+        name: _service(name, body, modules) for name, body in _table(data, "services", "", optional=True).items()
+    }
+    return Pins(
+        edgex_version=_text(edgex, "version", "edgex"),
+        infra=infra,
+        modules=modules,
+        services=services,
+        digest=hashlib.sha256(text.encode()).hexdigest(),
+    )
+
+
+def load(path: Path = PINS_FILE) -> Pins:
+    """Read and parse the pins file at `path`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise PinError(f"{path}: cannot read the lab pins ({err.strerror}); restore lab/pins.toml") from err
+    return parse(text)

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from lab import EDGEX_VERSION, pins
+from lab.pins import PinError, check_pseudo_version
+
+SHA = "93517cc9be75f0d1e27fcce786eddade622644b5"
+
+GOOD = textwrap.dedent(
+    f"""
+    [edgex]
+    version = "4.0.2"
+    [infra]
+    suite = "bookworm"
+    tag = "bookworm"
+    packages = ["procps"]
+    [modules.edgex-go]
+    path = "github.com/edgexfoundry/edgex-go"
+    version = "v0.0.0-20260525061200-93517cc9be75"
+    release = "4.0.2"
+    tag = "v4.0.2"
+    commit = "{SHA}"
+    [services.core-data]
+    module = "edgex-go"
+    package = "github.com/edgexfoundry/edgex-go/cmd/core-data"
+    res = "cmd/core-data/res"
+    tags = ["no_openziti", "non_delayedstart"]
+    version_vars = ["github.com/edgexfoundry/edgex-go.Version"]
+    """
+)
+
+
+def test_pseudo_version_accepts_the_canonical_form() -> None:
+    check_pseudo_version("v0.0.0-20260525061200-93517cc9be75", commit=SHA)
+
+
+@pytest.mark.parametrize(
+    "version",
+    [
+        "v4.0.2",
+        "93517cc9be75",
+        "v0.0.0-2026052506120-93517cc9be75",  # 13 digits
+        "v0.0.0-20260525061200-93517cc9be7",  # 11 hex
+        "v0.0.0-20260525061200-93517CC9BE75",  # upper case
+        "v1.3.2-0.20260525061200-93517cc9be75",  # a base version the pins never use
+    ],
+)
+def test_pseudo_version_rejects_other_forms(version: str) -> None:
+    with pytest.raises(PinError, match="not a pseudo-version"):
+        check_pseudo_version(version)
+
+
+def test_pseudo_version_rejects_an_impossible_time() -> None:
+    with pytest.raises(PinError, match="not a valid date"):
+        check_pseudo_version("v0.0.0-20261325061200-93517cc9be75")
+
+
+def test_pseudo_version_must_name_the_pinned_commit() -> None:
+    with pytest.raises(PinError, match="names commit 0123456789ab"):
+        check_pseudo_version("v0.0.0-20260525061200-0123456789ab", commit=SHA)
+
+
+def test_parse_reads_modules_services_and_infra() -> None:
+    loaded = pins.parse(GOOD)
+    service = loaded.services["core-data"]
+    assert service.module is loaded.modules["edgex-go"]
+    assert service.tags == ("no_openziti", "non_delayedstart")
+    assert loaded.infra.variant == "minbase"
+    assert loaded.edgex_version == "4.0.2"
+    assert len(loaded.digest) == 64
+
+
+def test_parse_rejects_a_service_of_an_unknown_module() -> None:
+    with pytest.raises(PinError, match="module 'nope' is not one of"):
+        pins.parse(GOOD.replace('module = "edgex-go"', 'module = "nope"'))
+
+
+def test_parse_rejects_a_short_commit() -> None:
+    with pytest.raises(PinError, match="not a 40-char sha"):
+        pins.parse(GOOD.replace(SHA, SHA[:12]))
+
+
+def test_parse_rejects_invalid_toml() -> None:
+    with pytest.raises(PinError, match="not valid TOML"):
+        pins.parse("[edgex\n")
+
+
+def test_parse_accepts_a_tagged_semver_module() -> None:
+    text = GOOD.replace("v0.0.0-20260525061200-93517cc9be75", "v4.0.2")
+    assert pins.parse(text).modules["edgex-go"].version == "v4.0.2"
+
+
+def test_blocked_module_parses_but_is_not_usable() -> None:
+    text = GOOD.replace('version = "v0.0.0-20260525061200-93517cc9be75"', 'version = ""\nblocked = "proxy says 403"')
+    module = pins.parse(text).modules["edgex-go"]
+    assert module.blocked == "proxy says 403"
+    with pytest.raises(PinError, match="no usable pin: proxy says 403"):
+        pins.usable(module)
+
+
+def test_repository_pins_are_consistent() -> None:
+    loaded = pins.load()
+    assert loaded.edgex_version == EDGEX_VERSION
+    assert set(loaded.services) == {
+        "core-data",
+        "core-metadata",
+        "core-command",
+        "device-virtual",
+        "device-rest",
+        "device-mqtt",
+    }
+    for service in loaded.services.values():
+        assert service.package.startswith(service.module.path + "/")
+        assert "no_openziti" in service.tags
+        assert service.version_vars
+        assert service.module.release.startswith("4.0.")
+    assert "postgresql-15" in loaded.infra.packages
