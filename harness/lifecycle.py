@@ -150,12 +150,17 @@ class SmokeRun:
         except PreflightError as err:
             if self.options.images != AUTO_IMAGES:
                 raise
-            self.status.update(f"upstream images cannot be pulled ({err}); using lab images")
+            self.status.update("upstream images cannot be pulled; using lab images")
             source = "lab"
             objects = self._render(source)
             if lab.missing_images():
                 self.status.update("building lab images (python -m lab images); the first build takes minutes")
-                lab.ensure_images()
+                try:
+                    lab.ensure_images()
+                except SmokeError as lab_err:
+                    raise PreflightError(
+                        f"images: upstream images cannot be pulled ({err}) and lab images cannot be built ({lab_err})"
+                    ) from lab_err
             self.distro.load_images(self.target, list(manifests.image_refs(objects).values()))
         self.report.set_image_source(source)
         return objects
