@@ -30,6 +30,12 @@ class DistroSettings:
     gateway_http_port: int = 8000
     gateway_mqtt_port: int = 1884
     progress: Progress = no_progress
+    kubeconfig: Path | None = None
+    """Kubernetes targets: attach to the cluster of this kubeconfig (never modified, never printed)."""
+    context: str | None = None
+    """Kubernetes targets: the kubeconfig context to use; its current context when None."""
+    provision: Literal["attach", "local"] = "attach"
+    """``k8s``: attach through `kubeconfig`, or start the lab cluster built on this host (``local``)."""
 
 
 @dataclass(frozen=True)
