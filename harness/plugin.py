@@ -9,8 +9,10 @@ at the end, even after Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from collections.abc import Generator
+from contextlib import nullcontext
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -105,8 +107,7 @@ class SmokeSession:
     def __init__(self, config: pytest.Config, run_options: opts.RunOptions) -> None:
         self.config = config
         self.options = run_options
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        self.status = self._status_line(reporter)
+        self.status = self._status_line()
         image_source = run_options.images
         self.report = RunReport(
             distro=run_options.distro,
@@ -131,13 +132,31 @@ class SmokeSession:
         elif Path(config.option.xmlpath).parent.resolve() == run_options.report_dir.resolve():
             self.junit_name = Path(config.option.xmlpath).name
 
-    @staticmethod
-    def _status_line(reporter: Any) -> StatusLine:
-        if reporter is None:
-            return StatusLine(print)
-        if reporter.isatty:
-            return StatusLine(reporter.write_line, rewrite=lambda text: reporter.rewrite(text, erase=True))
-        return StatusLine(reporter.write_line)
+    def _status_line(self) -> StatusLine:
+        # The terminal reporter registers after this plugin configures, so look it up at each write.
+        def terminal() -> tuple[Any, Any]:
+            plugins = self.config.pluginmanager
+            return plugins.get_plugin("terminalreporter"), plugins.get_plugin("capturemanager")
+
+        def write(text: str, *, rewrite: bool) -> None:
+            reporter, capture = terminal()
+            # Phases run inside fixture setup, where pytest captures output: step around the capture,
+            # as pytest's live logging does, and flush so piped CI logs show the line at once.
+            with capture.global_and_fixture_disabled() if capture else nullcontext():
+                if reporter is None:
+                    print(text, flush=True)
+                elif rewrite:
+                    reporter.rewrite(text, erase=True)
+                else:
+                    reporter.write_line(text)
+                if reporter is not None:
+                    reporter.flush()
+
+        is_tty = sys.stdout.isatty()
+        return StatusLine(
+            lambda text: write(text, rewrite=False),
+            rewrite=(lambda text: write(text, rewrite=True)) if is_tty else None,
+        )
 
     # -- signals -------------------------------------------------------------------
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -52,3 +54,35 @@ def test_missing_images_stop_at_preflight_with_one_line_and_a_report(tmp_path: P
     assert report["phases"]["provision"] is None
     assert (tmp_path / report["artifacts"]["junit"]).is_file()
     assert (tmp_path / "compatibility.md").read_text().count("infra-error") >= 1
+
+
+def test_sigterm_during_provision_still_writes_the_report(tmp_path: Path) -> None:
+    # Pulling nine images from a port nobody serves keeps the run in provision long enough to signal it.
+    log = tmp_path / "pytest.log"
+    child = proc.start(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "suites",
+            "--distro=podman",
+            "--images=localhost:5999/nowhere",
+            f"--report-dir={tmp_path}",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+        ],
+        log_path=log,
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 120
+    while "pulling " not in log.read_text():
+        assert child.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, f"the run never started pulling: {log.read_text()}"
+        time.sleep(0.1)  # polling the child's output for its first pull
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(timeout=120) == pytest.ExitCode.INTERRUPTED, log.read_text()
+    report = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert report["outcome"] == "interrupted"
+    assert report["interrupted_phase"] == "provision"
+    assert "Traceback" not in log.read_text()
