@@ -21,7 +21,7 @@ import lab
 import manifests
 from distros import Deployment, Distro, DistroSettings, Endpoints, KubeObject, Target
 from distros._ownership import ownership_labels, with_labels
-from edgex_client import GatewayClient, MqttWatcher
+from edgex_client import GatewayClient, MqttWatcher, wait_for
 from harness.errors import PreflightError, ProductError, SmokeError
 from harness.options import AUTO_IMAGES, RunOptions
 from harness.status import StatusLine
@@ -66,23 +66,24 @@ class LiveEdgeX:
 class SmokeRun:
     """Stands EdgeX up on one target, hands it to the checks, and cleans up after them."""
 
-    def __init__(self, options: RunOptions, report: RunReport, status: StatusLine) -> None:
+    def __init__(
+        self, options: RunOptions, report: RunReport, status: StatusLine, *, distro: Distro | None = None
+    ) -> None:
+        """Prepare a run; `distro` replaces the registry's driver (tests pass a double)."""
         self.options = options
         self.report = report
         self.status = status
         self.work_dir = (options.report_dir / f"run-{report.run_id}").resolve()
-        self.distro = distros.make_distro(
-            options.distro,
-            DistroSettings(
-                run_id=report.run_id,
-                work_dir=self.work_dir,
-                keep=options.keep,
-                reuse=options.reuse,
-                gateway_http_port=options.gateway_http_port,
-                gateway_mqtt_port=options.gateway_mqtt_port,
-                progress=status.update,
-            ),
+        self.settings = DistroSettings(
+            run_id=report.run_id,
+            work_dir=self.work_dir,
+            keep=options.keep,
+            reuse=options.reuse,
+            gateway_http_port=options.gateway_http_port,
+            gateway_mqtt_port=options.gateway_mqtt_port,
+            progress=status.update,
         )
+        self.distro = distro or distros.make_distro(options.distro, self.settings)
         self.current_phase: PhaseName | None = None
         self.target: Target | None = None
         self.deployment: Deployment | None = None
@@ -187,24 +188,22 @@ class SmokeRun:
 
     def _wait_pings(self, gateway: GatewayClient, services: tuple[str, ...]) -> None:
         started = time.monotonic()
-        deadline = started + self.options.ready_timeout_s
-        while True:
-            answering = [s for s in services if _answers_ping(gateway, s)]
-            elapsed = time.monotonic() - started
+
+        def all_answer() -> bool:
+            answering = [service for service in services if _answers_ping(gateway, service)]
             self.status.update(
                 f"waiting for {len(answering)}/{len(services)} services to answer ping through the gateway "
-                f"({elapsed:.0f} s)"
+                f"({time.monotonic() - started:.0f} s)"
             )
-            if len(answering) == len(services):
-                return
-            if time.monotonic() > deadline:
-                silent = ", ".join(s for s in services if s not in answering)
-                raise ProductError(
-                    f"gateway: {silent} did not answer /api/v3/ping within {self.options.ready_timeout_s:.0f} s "
-                    f"at {gateway.base_url}; see the container logs in the diagnostics"
-                )
-            # Each round already waited on HTTP; a short pause keeps the round rate sane.
-            time.sleep(1.0)
+            return len(answering) == len(services)
+
+        wait_for(
+            all_answer,
+            timeout_s=self.options.ready_timeout_s,
+            what=f"gateway: /api/v3/ping of {', '.join(services)} at {gateway.base_url}",
+            error=ProductError,
+            fix="see the container logs in the diagnostics",
+        )
 
     def _wait_first_event(self, live: LiveEdgeX) -> bool:
         """Wait for any EdgeX event through the gateway's MQTT route; True if one arrived."""

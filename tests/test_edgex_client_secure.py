@@ -15,7 +15,7 @@ from edgex_client import GatewayClient, MqttWatcher
 from harness import proc
 from harness.errors import BrokerError, GatewayError, PreflightError
 from tests import _servers
-from tests.test_edgex_client_gateway import EdgeXGatewayDouble
+from tests._doubles import EdgeXGatewayDouble
 
 USER = "edgex-smoke"
 PASSWORD = "bus-password-not-for-logs"

@@ -1,0 +1,176 @@
+"""SmokeRun's phases with a distro test double, the EdgeX gateway test double and a real mosquitto.
+
+No EdgeX can run here (the lab images are blocked), so this is where provision → apply → ready →
+first_event → teardown and the report they fill are exercised end to end. The doubles stand in
+for the target and for EdgeX only; the broker, the MQTT client and the HTTP client are real.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import paho.mqtt.publish
+import pytest
+
+import manifests
+from distros import ContainerState, Deployment, Endpoints, Fingerprint, KubeObject, Target
+from harness.errors import ProductError
+from harness.lifecycle import SmokeRun
+from harness.options import RunOptions
+from harness.status import StatusLine
+from reports.writer import RunReport
+from tests._doubles import EdgeXGatewayDouble
+
+BOOL_TOPIC = "edgex/events/device/device-virtual/Random-Boolean-Device/Random-Boolean-Device/Bool"
+
+
+@dataclass
+class DistroDouble:
+    """Test double of a target: records the calls, runs nothing. Never registered, never reported."""
+
+    name: ClassVar[str] = "double"
+    endpoints_value: Endpoints
+    calls: list[str] = field(default_factory=list)
+
+    def preflight(self, images: Sequence[str]) -> None:
+        self.calls.append(f"preflight {len(images)}")
+
+    def up(self) -> Target:
+        self.calls.append("up")
+        return Target(distro=self.name, name="here", mode="embedded", created=False)
+
+    def wait_ready(self, target: Target, *, timeout_s: float) -> None:
+        self.calls.append("wait_ready")
+
+    def fingerprint(self, target: Target) -> Fingerprint:
+        return Fingerprint({"double_version": "1"})
+
+    def reap(self, target: Target) -> list[str]:
+        return ["pod old (run r0)"]
+
+    def load_images(self, target: Target, images: Sequence[str]) -> None:
+        self.calls.append("load_images")
+
+    def deploy(self, target: Target, objects: Sequence[KubeObject]) -> Deployment:
+        self.calls.append("deploy")
+        return Deployment(pod="edgex", run_id="r1", created=True, objects=tuple(objects))
+
+    def find_deployment(self, target: Target) -> Deployment:
+        return Deployment(pod="edgex", run_id="r0", created=False)
+
+    def wait_deployed(self, target: Target, deployment: Deployment, *, timeout_s: float) -> None:
+        self.calls.append("wait_deployed")
+
+    def containers(self, target: Target, deployment: Deployment) -> list[ContainerState]:
+        return []
+
+    def endpoints(self, target: Target, deployment: Deployment) -> Endpoints:
+        return self.endpoints_value
+
+    def container_host(self, target: Target, deployment: Deployment, container: str) -> Any:
+        raise NotImplementedError
+
+    def collect_diagnostics(self, target: Target, deployment: Deployment | None, dest: Path) -> list[Path]:
+        self.calls.append("collect_diagnostics")
+        return []
+
+    def undeploy(self, target: Target, deployment: Deployment) -> None:
+        self.calls.append("undeploy")
+
+    def down(self, target: Target) -> None:
+        self.calls.append("down")
+
+
+def _options(tmp_path: Path, *, keep: bool = False, ready_timeout_s: float = 10) -> RunOptions:
+    return RunOptions(
+        distro="podman",
+        release="4.0",
+        security="off",
+        images="lab",
+        keep=keep,
+        reuse=False,
+        report_dir=tmp_path,
+        ready_timeout_s=ready_timeout_s,
+        gateway_http_port=8000,
+        gateway_mqtt_port=1884,
+    )
+
+
+@pytest.fixture
+def gateway() -> Iterator[EdgeXGatewayDouble]:
+    with EdgeXGatewayDouble() as double:
+        yield double
+
+
+def _run(tmp_path: Path, gateway: EdgeXGatewayDouble, broker_port: int, **kwargs: Any) -> tuple[SmokeRun, list[str]]:
+    lines: list[str] = []
+    report = RunReport(distro="podman", mode="embedded", release="4.0", image_source="lab")
+    endpoints = Endpoints(gateway_url=gateway.base_url, gateway_port=8000, mqtt_host="127.0.0.1", mqtt_port=broker_port)
+    double = DistroDouble(endpoints)
+    run = SmokeRun(_options(tmp_path, **kwargs), report, StatusLine(lines.append), distro=double)
+    return run, lines
+
+
+def test_phases_fill_the_report_and_teardown_removes_the_pod(
+    tmp_path: Path, gateway: EdgeXGatewayDouble, mosquitto_port: int
+) -> None:
+    envelope = {"apiVersion": "v3", "contentType": "application/json", "payload": {"event": {"deviceName": "x"}}}
+    paho.mqtt.publish.single(BOOL_TOPIC, json.dumps(envelope), retain=True, hostname="127.0.0.1", port=mosquitto_port)
+    run, lines = _run(tmp_path, gateway, mosquitto_port)
+
+    live = run.start()
+    run.finish(failed=False)
+    report = run.report.to_dict()
+
+    double = run.distro
+    assert double.calls == [  # type: ignore[attr-defined]
+        "preflight 9",
+        "up",
+        "wait_ready",
+        "load_images",
+        "deploy",
+        "wait_deployed",
+        "undeploy",
+        "down",
+    ]
+    assert live.services == tuple(s.name for s in manifests.release_info("4.0").services)
+    for phase in ("provision", "apply", "ready", "first_event", "teardown"):
+        assert report["phases"][phase] is not None, phase
+    assert set(report["edgex"]["versions"]) == set(live.services)
+    assert {image["component"] for image in report["edgex"]["images"]} == set(live.images)
+    assert report["reaped"] == ["pod old (run r0)"]
+    assert report["target"]["fingerprint"] == {"double_version": "1"}
+    assert any("services to answer ping through the gateway" in line for line in lines)
+    assert lines[-1].startswith("edgex-smoke [teardown] done in")
+
+
+def test_a_silent_service_fails_ready_naming_it(
+    tmp_path: Path, gateway: EdgeXGatewayDouble, mosquitto_port: int
+) -> None:
+    gateway.down_services.add("device-mqtt")
+    run, _ = _run(tmp_path, gateway, mosquitto_port, ready_timeout_s=2)
+    with pytest.raises(ProductError) as caught:
+        run.start()
+    assert "device-mqtt" in str(caught.value)
+    assert run.current_phase == "ready"
+    run.finish(failed=True)
+    assert "collect_diagnostics" in run.distro.calls  # type: ignore[attr-defined]
+    assert "undeploy" in run.distro.calls  # type: ignore[attr-defined]
+
+
+def test_no_event_leaves_first_event_unreached_but_the_run_goes_on(
+    tmp_path: Path, gateway: EdgeXGatewayDouble, mosquitto_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("harness.lifecycle.FIRST_EVENT_TIMEOUT_S", 1.0)
+    run, lines = _run(tmp_path, gateway, mosquitto_port, keep=True)
+    run.start()
+    run.finish(failed=False)
+    report = run.report.to_dict()
+    assert report["phases"]["ready"] is not None
+    assert report["phases"]["first_event"] is None
+    assert any("no event:" in line for line in lines)
+    assert "undeploy" not in run.distro.calls, "--keep leaves the pod"  # type: ignore[attr-defined]
