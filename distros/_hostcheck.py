@@ -9,7 +9,7 @@ from typing import Any
 
 import testinfra
 
-from harness.errors import PreflightError
+from harness.errors import PreflightError, ToolMissingError
 
 _SS_USER = re.compile(r'users:\(\("(?P<name>[^"]+)",pid=(?P<pid>\d+)')
 
@@ -18,6 +18,14 @@ _SS_USER = re.compile(r'users:\(\("(?P<name>[^"]+)",pid=(?P<pid>\d+)')
 def local_host() -> Any:
     """The testinfra host for this machine."""
     return testinfra.get_host("local://")
+
+
+def require_tool(tool: str, *, package: str) -> str:
+    """Return the path of `tool` on this host, or raise `ToolMissingError` naming its Debian package."""
+    host = local_host()
+    if not host.exists(tool):
+        raise ToolMissingError(tool, package)
+    return str(host.find_command(tool))
 
 
 def listening_tcp_ports() -> set[int]:

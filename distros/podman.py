@@ -89,7 +89,7 @@ class PodmanDistro:
 
     def preflight(self, images: Sequence[str]) -> None:
         """Check podman, the host ports and (pulling where possible) the images."""
-        self._podman = proc.which("podman", package="podman")
+        self._podman = _hostcheck.require_tool("podman", package="podman")
         try:
             self._run("info", "--format", "{{.Host.OCIRuntime.Name}}")
         except CommandError as err:

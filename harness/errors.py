@@ -32,16 +32,6 @@ class InfraError(SmokeError):
     """The target, a tool or the host failed; EdgeX was never properly tested."""
 
 
-class ToolMissingError(InfraError):
-    """A required executable is not installed."""
-
-    def __init__(self, tool: str, package: str | None = None) -> None:
-        fix = f"install it: apt-get install {package}" if package else "install it"
-        super().__init__(f"{tool}: not found on PATH; {fix}")
-        self.tool = tool
-        self.package = package
-
-
 class CommandError(InfraError):
     """A command exited non-zero or timed out."""
 
@@ -63,6 +53,16 @@ class CommandError(InfraError):
 
 class PreflightError(InfraError):
     """The host or target is not fit to run the smoke test; nothing was created."""
+
+
+class ToolMissingError(PreflightError):
+    """A required executable is not installed: the host is not fit, nothing was started."""
+
+    def __init__(self, tool: str, package: str | None = None) -> None:
+        fix = f"install it: apt-get install {package}" if package else "install it"
+        super().__init__(f"{tool}: not found on PATH; {fix}")
+        self.tool = tool
+        self.package = package
 
 
 class ReadinessTimeoutError(InfraError):

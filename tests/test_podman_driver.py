@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import lab
-from distros import DistroSettings, make_distro
+from distros import DistroSettings, _hostcheck, make_distro
 from distros._ownership import ownership_labels, with_labels
 from distros.podman import PodmanDistro
 from harness import proc
@@ -204,3 +204,14 @@ def test_sigterm_while_running_removes_the_pod(infra_image: str, pod_name: str, 
     child.wait(timeout=120)
     assert pod_name not in _pod_names(), log.read_text()
     assert f"{pod_name}-conf" not in _volume_names()
+
+
+def test_podman_missing_is_one_line_naming_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    _hostcheck.local_host.cache_clear()
+    try:
+        with pytest.raises(PreflightError) as caught:
+            make_distro("podman", DistroSettings(run_id="nopodman", work_dir=tmp_path)).preflight([])
+    finally:
+        _hostcheck.local_host.cache_clear()
+    assert str(caught.value) == "podman: not found on PATH; install it: apt-get install podman"
