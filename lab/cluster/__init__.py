@@ -1,0 +1,1 @@
+"""Build a single-node upstream Kubernetes (and etcd) from Go modules on an offline machine."""
