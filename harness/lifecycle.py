@@ -82,6 +82,9 @@ class SmokeRun:
             gateway_http_port=options.gateway_http_port,
             gateway_mqtt_port=options.gateway_mqtt_port,
             progress=status.update,
+            kubeconfig=options.kubeconfig,
+            context=options.context,
+            provision="local" if options.provision == "local" else "attach",
         )
         self.distro = distro or distros.make_distro(options.distro, self.settings)
         self.current_phase: PhaseName | None = None

@@ -14,6 +14,8 @@ import manifests
 from harness.errors import SmokeError
 
 SECURITY_MODES = ("off", "on")
+PROVISION_MODES = ("attach", "local")
+LOCAL_PROVISION_DISTROS = ("k8s",)
 AUTO_IMAGES = "auto"
 
 
@@ -36,6 +38,10 @@ class RunOptions:
     ready_timeout_s: float
     gateway_http_port: int
     gateway_mqtt_port: int
+    kubeconfig: Path | None = None
+    context: str | None = None
+    provision: str = "attach"
+    """``attach`` to an existing target, or ``local``: start the lab cluster built on this host."""
 
 
 def _choice(option: str, value: str, valid: tuple[str, ...] | list[str]) -> str:
@@ -62,6 +68,9 @@ def validate(
     ready_timeout_s: float,
     gateway_http_port: int,
     gateway_mqtt_port: int,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    provision: str = "attach",
 ) -> RunOptions:
     """Check every option and return them as one frozen value, or raise `OptionError`."""
     _choice("--distro", distro, distros.names())
@@ -81,6 +90,16 @@ def validate(
         raise OptionError(f"--ready-timeout: {ready_timeout_s} is not positive; give seconds, e.g. 300")
     if gateway_http_port == gateway_mqtt_port:
         raise OptionError(f"--gateway-ports: HTTP and MQTT both use {gateway_http_port}; give two different ports")
+    _choice("--provision", provision, PROVISION_MODES)
+    if provision == "local" and distro not in LOCAL_PROVISION_DISTROS:
+        raise OptionError(
+            f"--provision local: {distro!r} has no local lab target; use it with --distro "
+            f"{' or '.join(LOCAL_PROVISION_DISTROS)}, or drop --provision"
+        )
+    if kubeconfig is not None and not Path(kubeconfig).is_file():
+        raise OptionError(f"--kubeconfig: {kubeconfig!r} is not a readable file; give the path of a kubeconfig")
+    if provision == "local" and kubeconfig is not None:
+        raise OptionError("--kubeconfig with --provision local: a local cluster makes its own kubeconfig; drop one")
     directory = Path(report_dir)
     if directory.exists() and not directory.is_dir():
         raise OptionError(f"--report-dir: {report_dir!r} exists and is not a directory; give a directory")
@@ -95,6 +114,9 @@ def validate(
         ready_timeout_s=ready_timeout_s,
         gateway_http_port=_port("--gateway-ports", gateway_http_port),
         gateway_mqtt_port=_port("--gateway-ports", gateway_mqtt_port),
+        kubeconfig=Path(kubeconfig) if kubeconfig else None,
+        context=context,
+        provision=provision,
     )
 
 

@@ -61,6 +61,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--gateway-ports", default="8000:1884", metavar="HTTP:MQTT", help="Host ports of the gateway's two routes"
     )
+    group.addoption("--kubeconfig", metavar="FILE", help="Kubernetes targets: attach to the cluster of this kubeconfig")
+    group.addoption("--context", metavar="NAME", help="Kubernetes targets: the kubeconfig context to use")
+    group.addoption(
+        "--provision",
+        default="attach",
+        help="attach to an existing target (default), or local: start the lab cluster built on this host (k8s)",
+    )
 
 
 def _options(config: pytest.Config) -> opts.RunOptions:
@@ -76,6 +83,9 @@ def _options(config: pytest.Config) -> opts.RunOptions:
         ready_timeout_s=config.getoption("ready_timeout"),
         gateway_http_port=http_port,
         gateway_mqtt_port=mqtt_port,
+        kubeconfig=config.getoption("kubeconfig"),
+        context=config.getoption("context"),
+        provision=config.getoption("provision"),
     )
 
 

@@ -94,3 +94,13 @@ def test_help_lists_the_options(pytester: pytest.Pytester) -> None:
     result = _run_plugin(pytester, "--help")
     assert result.ret == 0
     result.stdout.fnmatch_lines(["edgex-smoke:", "*--distro=DISTRO*", "*--images=SOURCE*", "*--keep*", "*--reuse*"])
+
+
+def test_local_provisioning_is_only_for_targets_that_have_one() -> None:
+    with pytest.raises(opts.OptionError, match=r"^--provision local: 'podman' has no local lab target"):
+        opts.validate(**{**GOOD, "provision": "local"})  # type: ignore[arg-type]
+
+
+def test_kubeconfig_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(opts.OptionError, match=r"^--kubeconfig: .* is not a readable file"):
+        opts.validate(**{**GOOD, "kubeconfig": str(tmp_path / "absent")})  # type: ignore[arg-type]
