@@ -14,7 +14,7 @@ ifneq ($(wildcard /sys/fs/cgroup/unified/.),)
 export CONTAINERS_CONF ?= $(CURDIR)/.ci/containers.conf
 endif
 
-.PHONY: smoke test unit lint lab-images table publish host-packages venv clean
+.PHONY: smoke test unit lint lab-images lab-cluster lab-cluster-down table publish host-packages venv clean
 
 smoke: host-packages venv
 	$(PY) -m pytest suites --distro=$(DISTRO) --images=$(IMAGES) --edgex=$(EDGEX) $(PYTEST_ARGS)
@@ -35,6 +35,13 @@ lint: venv
 
 lab-images: host-packages venv
 	$(PY) -m lab images
+
+# A real single-node Kubernetes v1.34.4 built from Go modules and run on this host (root required).
+lab-cluster: host-packages venv
+	$(PY) -m lab.cluster up
+
+lab-cluster-down: venv
+	$(PY) -m lab.cluster down
 
 table: venv
 	$(PY) -m reports table docs/evidence -o docs/compatibility.md --expect-distros $(DISTROS) --expect-releases $(RELEASES)
