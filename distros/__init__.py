@@ -45,6 +45,10 @@ DEFAULT_DISTRO = "podman"
 
 DISTROS: dict[str, str] = {
     "podman": "distros.podman:PodmanDistro",
+    "k8s": "distros.k8s:K8sDistro",
+    "k3s": "distros.k3s:K3sDistro",
+    "microk8s": "distros.microk8s:MicroK8sDistro",
+    "kubeedge": "distros.kubeedge:KubeEdgeDistro",
 }
 
 
@@ -69,6 +73,10 @@ def make_distro(name: str, settings: DistroSettings) -> Distro:
 
 
 if TYPE_CHECKING:
+    from distros.k3s import K3sDistro
+    from distros.k8s import K8sDistro
+    from distros.kubeedge import KubeEdgeDistro
+    from distros.microk8s import MicroK8sDistro
     from distros.podman import PodmanDistro
 
-    _conforming: list[DistroFactory] = [PodmanDistro]
+    _conforming: list[DistroFactory] = [PodmanDistro, K8sDistro, K3sDistro, MicroK8sDistro, KubeEdgeDistro]

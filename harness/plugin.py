@@ -21,6 +21,7 @@ import pytest
 
 import distros
 import manifests
+from distros import TargetMode
 from harness import options as opts
 from harness.errors import PreflightError, SmokeError
 from harness.lifecycle import LiveEdgeX, SmokeRun
@@ -121,7 +122,7 @@ class SmokeSession:
         image_source = run_options.images
         self.report = RunReport(
             distro=run_options.distro,
-            mode="embedded" if run_options.distro == "podman" else "provisioned",
+            mode=_initial_mode(run_options),
             release=run_options.release,
             image_source=image_source,
             security="off",
@@ -293,6 +294,13 @@ class SmokeSession:
             self.status.done(f"table not updated: {err}")
             return
         self.status.done(f"table: {table_path}")
+
+
+def _initial_mode(run_options: opts.RunOptions) -> TargetMode:
+    """What the report says about the target until the driver's `up` tells for sure."""
+    if run_options.distro == distros.DEFAULT_DISTRO:
+        return "embedded"
+    return "provisioned" if run_options.provision == "local" else "attached"
 
 
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:

@@ -31,7 +31,7 @@ def test_defaults_validate() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "expected"),
     [
-        ("distro", "nope", "--distro: unknown value 'nope'; choose one of: podman"),
+        ("distro", "nope", "--distro: unknown value 'nope'; choose one of: k3s, k8s, kubeedge, microk8s, podman"),
         ("release", "9.9", "--edgex: unknown value '9.9'; choose one of: 4.0"),
         ("security", "maybe", "--security: unknown value 'maybe'; choose one of: off, on"),
         ("ready_timeout_s", 0.0, "--ready-timeout: 0.0 is not positive"),
@@ -81,7 +81,7 @@ def test_unknown_distro_is_a_one_line_usage_error(pytester: pytest.Pytester) -> 
     result = _run_plugin(pytester, "--distro=nope")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     errors = [line for line in result.errlines if line.strip()]
-    assert errors == ["ERROR: --distro: unknown value 'nope'; choose one of: podman"]
+    assert errors == ["ERROR: --distro: unknown value 'nope'; choose one of: k3s, k8s, kubeedge, microk8s, podman"]
 
 
 def test_security_on_is_a_usage_error(pytester: pytest.Pytester) -> None:

@@ -1,0 +1,404 @@
+"""microk8s: MicroK8s on this host (found, or installed from a pinned snap channel), or attached by kubeconfig.
+
+Where the cluster comes from (decided in `preflight`, nothing created there):
+- ``--kubeconfig`` given: attach to that cluster; nothing of it is ever deleted.
+- ``microk8s`` on PATH: use this host's MicroK8s; its kubeconfig comes from
+  ``microk8s config`` into the run's work directory. Never removed.
+- Otherwise, as root with ``snap`` on PATH: ``snap install microk8s --classic
+  --channel=<pinned>`` (``EDGEX_SMOKE_MICROK8S_CHANNEL``, default
+  `DEFAULT_CHANNEL`), ``microk8s status --wait-ready --timeout N``, ``microk8s
+  enable dns hostpath-storage``, ``microk8s config``. ``down`` runs ``snap remove
+  microk8s --purge`` only if this run installed it.
+
+MicroK8s quirks this driver handles:
+- The ready gate ``microk8s status --wait-ready`` can hang for non-root users
+  (canonical/microk8s#884): it always runs with ``--timeout`` inside a command
+  deadline, and the cluster's readiness is then watched through the API.
+- Non-root users need the ``microk8s`` group; preflight says so with the fix.
+- Older channels enable neither DNS nor RBAC (balchua/microk8s-actions); the
+  channel is pinned. The DNS addon forwards to 8.8.8.8/8.8.4.4 by default
+  (canonical/microk8s#75): ``EDGEX_SMOKE_MICROK8S_DNS`` passes an upstream for
+  offline labs (``dns:<ip>``). dns and storage can report not-ready for a while
+  (#897); the pod needs neither (it talks over localhost, no volume claims).
+- Images: ``microk8s images import <tar>`` (1.25+) loads all nodes; ``microk8s ctr
+  image import`` only the local one. Archives come from ``podman save --format
+  docker-archive``, because ``ctr`` rejects some skopeo-made OCI tars
+  (canonical/microk8s#4460).
+- An iptables FORWARD policy of DROP (often left by Docker) breaks pod traffic
+  (canonical/microk8s#266, #4310; PR #462): ``microk8s inspect`` warns about it, and
+  its tarball is part of the diagnostics.
+- Single-node Sonobuoy fails a DaemonSet rollback test (canonical/microk8s#3096,
+  #4748); the smoke test needs one node only.
+- The fingerprint adds the snap's version, revision and channel from ``snap list
+  microk8s``: the build string the Kubernetes version alone does not tell.
+"""
+
+from __future__ import annotations
+
+import grp
+import logging
+import os
+import platform
+import re
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from distros import _cluster, _hostcheck, _kube
+from distros._protocol import (
+    ContainerState,
+    Deployment,
+    DistroSettings,
+    Endpoints,
+    Fingerprint,
+    KubeObject,
+    Target,
+    TargetMode,
+)
+from harness import proc
+from harness.errors import InfraError, PreflightError, SmokeError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHANNEL = "1.32/stable"
+ADDONS = ("dns", "hostpath-storage")
+GROUP = "microk8s"
+SNAP_TIMEOUT_S = 900.0
+STATUS_TIMEOUT_S = 600
+ENABLE_TIMEOUT_S = 600.0
+QUICK_TIMEOUT_S = 60.0
+INSPECT_TIMEOUT_S = 600.0
+
+ENV_CHANNEL = "EDGEX_SMOKE_MICROK8S_CHANNEL"
+ENV_DNS = "EDGEX_SMOKE_MICROK8S_DNS"
+
+Plan = Literal["attach", "local", "install"]
+_TARBALL = re.compile(r"Report tarball is at (?P<path>\S+\.tar\.gz)")
+
+
+@dataclass(frozen=True)
+class MicroK8sConfig:
+    """How MicroK8s may be installed; from the environment (`from_env`), fixed for the run."""
+
+    channel: str = DEFAULT_CHANNEL
+    dns_upstream: str | None = None
+    """Upstream resolver(s) for the DNS addon, e.g. ``10.0.0.1``; None keeps the addon's default."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> MicroK8sConfig:
+        """Read `ENV_CHANNEL` and `ENV_DNS`."""
+        return cls(
+            channel=_cluster.env_value(env, ENV_CHANNEL, DEFAULT_CHANNEL),
+            dns_upstream=env.get(ENV_DNS, "").strip() or None,
+        )
+
+
+# -- command lines (pure; tests record them) -----------------------------------------------------------------
+
+
+def install_argv(channel: str) -> list[str]:
+    """Install the MicroK8s snap from a pinned channel."""
+    return ["snap", "install", "microk8s", "--classic", f"--channel={channel}"]
+
+
+def remove_argv() -> list[str]:
+    """Remove the snap and its data (no snapshot left behind)."""
+    return ["snap", "remove", "microk8s", "--purge"]
+
+
+def status_argv(timeout_s: int) -> list[str]:
+    """Block until MicroK8s reports ready, at most `timeout_s` seconds."""
+    return ["microk8s", "status", "--wait-ready", "--timeout", str(timeout_s)]
+
+
+def enable_argv(dns_upstream: str | None = None) -> list[str]:
+    """Enable the addons a typical install has; ``dns:<upstream>`` for offline labs."""
+    addons = [f"dns:{dns_upstream}" if name == "dns" and dns_upstream else name for name in ADDONS]
+    return ["microk8s", "enable", *addons]
+
+
+def config_argv() -> list[str]:
+    """Print the cluster's admin kubeconfig (written to a file by the driver)."""
+    return ["microk8s", "config"]
+
+
+def import_argv(archive: Path) -> list[str]:
+    """Import an image archive into every node's containerd."""
+    return ["microk8s", "images", "import", str(archive)]
+
+
+def images_argv() -> list[str]:
+    """List the image names in MicroK8s's containerd."""
+    return ["microk8s", "ctr", "--namespace", "k8s.io", "images", "list", "--quiet"]
+
+
+def pull_argv(ref: str) -> list[str]:
+    """Pull into MicroK8s's containerd (full reference: ``ctr`` does not expand short names)."""
+    return ["microk8s", "ctr", "--namespace", "k8s.io", "images", "pull", ref]
+
+
+def inspect_argv() -> list[str]:
+    """Write the inspection report tarball."""
+    return ["microk8s", "inspect"]
+
+
+def snap_list_argv() -> list[str]:
+    """The snap's version, revision and channel."""
+    return ["snap", "list", "microk8s"]
+
+
+def parse_snap_list(text: str) -> dict[str, str]:
+    """``{"version", "revision", "channel"}`` from ``snap list microk8s`` output; {} if absent."""
+    lines = [line.split() for line in text.splitlines() if line.strip()]
+    if len(lines) < 2:
+        return {}
+    header = [h.lower() for h in lines[0]]
+    for row in lines[1:]:
+        if row and row[0] == "microk8s":
+            fields = dict(zip(header, row, strict=False))
+            return {
+                "version": fields.get("version", "?"),
+                "revision": fields.get("rev", "?"),
+                "channel": fields.get("tracking", "?"),
+            }
+    return {}
+
+
+def parse_inspect_tarball(text: str) -> Path | None:
+    """The report tarball ``microk8s inspect`` names in its output, or None."""
+    match = _TARBALL.search(text)
+    return Path(match["path"]) if match else None
+
+
+def in_group(name: str) -> bool:
+    """True if this process is root or a member of group `name`."""
+    if os.geteuid() == 0:
+        return True
+    try:
+        gid = grp.getgrnam(name).gr_gid
+    except KeyError:
+        return False
+    return gid in os.getgroups() or gid == os.getegid()
+
+
+# -- the driver ----------------------------------------------------------------------------------------------
+
+
+class MicroK8sDistro:
+    """One EdgeX pod on MicroK8s: this host's (found or installed), or one attached by kubeconfig."""
+
+    name: ClassVar[str] = "microk8s"
+
+    def __init__(self, settings: DistroSettings, config: MicroK8sConfig | None = None) -> None:
+        self.settings = settings
+        self.config = config or MicroK8sConfig.from_env(os.environ)
+        self._plan: Plan | None = None
+        self._installed = False
+        self._kubeconfig: Path | None = None
+        self._workload: _cluster.Workload | None = None
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _run(self, argv: Sequence[str], *, timeout_s: float = QUICK_TIMEOUT_S, check: bool = True) -> proc.Completed:
+        return proc.run(argv, timeout_s=timeout_s, check=check)
+
+    def _client(self) -> _cluster.Workload:
+        if self._workload is None:
+            if self.settings.kubeconfig is not None:
+                kubeconfig, context = self.settings.kubeconfig, self.settings.context
+            else:
+                kubeconfig, context = self._write_kubeconfig(), None
+            kube = _kube.KubeClient.from_kubeconfig(kubeconfig, context, subject=self.name)
+            self._workload = _cluster.Workload(kube, self.settings, subject=self.name)
+        return self._workload
+
+    def _write_kubeconfig(self) -> Path:
+        """``microk8s config`` into the run's work directory (mode 0600; never printed)."""
+        if self._kubeconfig is None:
+            text = self._run(config_argv()).stdout
+            path = self.settings.work_dir / "microk8s" / "kubeconfig"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(text)
+            self._kubeconfig = path
+        return self._kubeconfig
+
+    def _install_problem(self) -> str | None:
+        if not _cluster.is_root():
+            return "not root"
+        if _cluster.tool("snap") is None:
+            return "no 'snap' command: snapd is not installed"
+        if not _cluster.has_systemd():
+            return "snapd needs systemd, which this host does not run"
+        return None
+
+    def _decide(self) -> Plan:
+        if self.settings.kubeconfig is not None:
+            return "attach"
+        if _cluster.tool("microk8s") is not None:
+            if not in_group(GROUP):
+                raise PreflightError(
+                    f"microk8s: this user is not in group '{GROUP}', so 'microk8s' commands are refused; "
+                    f"run 'sudo usermod -a -G {GROUP} $USER' and log in again, or run as root"
+                )
+            return "local"
+        problem = self._install_problem()
+        if problem:
+            raise PreflightError(
+                f"microk8s: 'microk8s' is not on PATH and this run may not install it ({problem}); "
+                f"install MicroK8s with 'snap install microk8s --classic --channel={self.config.channel}' "
+                "or pass --kubeconfig to attach"
+            )
+        return "install"
+
+    # -- contract ----------------------------------------------------------------
+
+    def preflight(self, images: Sequence[str]) -> None:
+        """Decide attach / this host's MicroK8s / install, and check what that needs; create nothing."""
+        self._plan = self._decide()
+        if self._plan == "attach":
+            workload = self._client()
+            workload.kube.check_reachable()
+            if not self.settings.reuse:
+                workload.check_gateway_ports()
+        elif not self.settings.reuse:
+            _hostcheck.require_free_ports(
+                (self.settings.gateway_http_port, self.settings.gateway_mqtt_port),
+                subject="microk8s",
+                fix="stop what holds it (a kept EdgeX pod: delete its edgex-smoke-* namespace), or use --gateway-ports",
+            )
+
+    def up(self) -> Target:
+        """Attach, use this host's MicroK8s, or install the pinned snap; then build the API client."""
+        plan = self._plan or self._decide()
+        if plan == "install":
+            self.settings.progress(f"microk8s: installing the snap from channel {self.config.channel}")
+            self._installed = True  # from here on, down() must remove the snap even if a later step fails
+            self._run(install_argv(self.config.channel), timeout_s=SNAP_TIMEOUT_S)
+            self._run(status_argv(STATUS_TIMEOUT_S), timeout_s=STATUS_TIMEOUT_S + 30)
+            self.settings.progress(f"microk8s: enabling {', '.join(ADDONS)}")
+            self._run(enable_argv(self.config.dns_upstream), timeout_s=ENABLE_TIMEOUT_S)
+        kube = self._client().kube
+        kube.check_reachable()
+        mode: TargetMode = "attached" if plan == "attach" else "provisioned"
+        name = (kube.context or kube.server) if plan == "attach" else platform.node()
+        return Target(distro=self.name, name=name, mode=mode, created=self._installed)
+
+    def wait_ready(self, target: Target, *, timeout_s: float) -> None:
+        """This host's MicroK8s: its own ready gate (bounded); then watch ``/readyz`` and a Ready node."""
+        deadline = time.monotonic() + timeout_s
+        if self._plan in ("local", "install"):
+            bound = max(1, int(timeout_s))
+            self._run(status_argv(bound), timeout_s=bound + 30)
+        remaining = max(1.0, deadline - time.monotonic())  # one deadline for both gates
+        self._client().kube.wait_nodes_ready(remaining, self.settings.progress)
+
+    def fingerprint(self, target: Target) -> Fingerprint:
+        """`_kube`'s facts plus the snap's version, revision and channel (this host only)."""
+        facts: dict[str, Any] = dict(self._client().kube.fingerprint())
+        facts["provision"] = self._plan or "unknown"
+        facts["distro_build"] = facts.get("kubernetes_version", "unknown")
+        if self._plan != "attach" and _cluster.tool("snap") is not None:
+            try:
+                snap = parse_snap_list(self._run(snap_list_argv(), check=False).stdout)
+            except SmokeError as err:
+                log.info("microk8s: cannot read 'snap list microk8s': %s", err)
+                snap = {}
+            if snap:
+                facts["snap_version"] = snap["version"]
+                facts["snap_revision"] = snap["revision"]
+                facts["snap_channel"] = snap["channel"]
+                facts["distro_build"] = f"{snap['version']} (snap rev {snap['revision']}, {snap['channel']})"
+        return Fingerprint(facts=facts)
+
+    def reap(self, target: Target) -> list[str]:
+        """Delete the namespaces of dead earlier runs of this host (by label)."""
+        return self._client().reap()
+
+    def load_images(self, target: Target, images: Sequence[str]) -> None:
+        """This host's MicroK8s: import from podman storage or pull. Attached: check the nodes' images."""
+        if self._plan in ("local", "install"):
+            _cluster.side_load(
+                images,
+                subject="microk8s",
+                list_argv=images_argv(),
+                import_argv=import_argv,
+                pull_argv=pull_argv,
+                work_dir=self.settings.work_dir,
+                progress=self.settings.progress,
+            )
+            return
+        _cluster.check_images_on_nodes(self._client().kube, images, subject="microk8s")
+
+    def image_digests(self, images: Sequence[str]) -> dict[str, str | None]:
+        """Map each image reference to the digest its container runs."""
+        return self._client().image_digests(images)
+
+    def deploy(self, target: Target, objects: Sequence[KubeObject]) -> Deployment:
+        """Server-side apply into the run's own namespace."""
+        return self._client().deploy(objects)
+
+    def find_deployment(self, target: Target) -> Deployment:
+        """Attach to a running EdgeX pod an earlier (kept) run made."""
+        return self._client().find_deployment()
+
+    def wait_deployed(self, target: Target, deployment: Deployment, *, timeout_s: float) -> None:
+        """Watch the pod until every container is ready."""
+        self._client().wait_deployed(deployment, timeout_s=timeout_s)
+
+    def containers(self, target: Target, deployment: Deployment) -> list[ContainerState]:
+        """State of every container of the pod."""
+        return self._client().containers(deployment)
+
+    def endpoints(self, target: Target, deployment: Deployment) -> Endpoints:
+        """The gateway's hostPorts on the node's IP (port-forward if that is not routable)."""
+        return self._client().endpoints(deployment)
+
+    def container_host(self, target: Target, deployment: Deployment, container: str) -> Any:
+        """A testinfra host for one container, through the API server's exec."""
+        return self._client().container_host(deployment, container)
+
+    def collect_diagnostics(self, target: Target, deployment: Deployment | None, dest: Path) -> list[Path]:
+        """`_kube` diagnostics, plus the ``microk8s inspect`` tarball on this host; never raises."""
+        saved: list[Path] = []
+        try:
+            saved += self._client().collect_diagnostics(deployment, dest)
+        except SmokeError as err:
+            log.warning("microk8s: no API diagnostics: %s", err)
+        if self._plan in ("local", "install"):
+            saved += self._inspect(dest)
+        return saved
+
+    def _inspect(self, dest: Path) -> list[Path]:
+        """Run ``microk8s inspect`` (it exits 1 when a service is down, and still writes the tarball)."""
+        output = _cluster.save_command(inspect_argv(), dest / "microk8s-inspect.txt", timeout_s=INSPECT_TIMEOUT_S)
+        if output is None:
+            return []
+        saved = [output]
+        try:
+            tarball = parse_inspect_tarball(output.read_text())
+            if tarball is not None and tarball.is_file():
+                saved.append(Path(shutil.copyfile(tarball, dest / tarball.name)))
+        except OSError as err:
+            log.warning("microk8s: cannot copy the inspect tarball: %s", err)
+        return saved
+
+    def undeploy(self, target: Target, deployment: Deployment) -> None:
+        """Delete the run's namespace, if this run created it."""
+        self._client().undeploy(deployment)
+
+    def down(self, target: Target) -> None:
+        """Remove the snap only if this run installed it; repeated calls do nothing."""
+        if self._workload is not None:
+            self._workload.close()
+            self._workload = None
+        if not (target.created and self._installed):
+            return
+        self.settings.progress("microk8s: removing the snap this run installed")
+        self._run(remove_argv(), timeout_s=SNAP_TIMEOUT_S, check=False)
+        self._installed = False
+        if _cluster.tool("snap") is not None and self._run(snap_list_argv(), check=False).returncode == 0:
+            raise InfraError("microk8s: 'snap remove microk8s --purge' left the snap installed; remove it by hand")
