@@ -1,4 +1,4 @@
-"""What the host-installed Kubernetes drivers (k3s, microk8s, kubeedge) share.
+"""What the Kubernetes-based drivers (k8s, k3s, microk8s, kubeedge) share.
 
 Drivers never import each other (house style §1), so the code they have in
 common lives here, on top of `_kube` and `harness.proc`:
@@ -6,6 +6,8 @@ common lives here, on top of `_kube` and `harness.proc`:
 - `Workload`: the EdgeX pod in a run-owned namespace of one cluster (deploy,
   wait, containers, endpoints, exec, diagnostics, undeploy, reap), every API call
   through `_kube.KubeClient`;
+- `WorkloadVerbs`: a stateless mixin that forwards the `Distro` workload verbs
+  to a driver's `Workload`, so no driver repeats them;
 - image side-loading from podman storage into a node's containerd (``podman
   save`` to a docker-archive, then the distro's own import command);
 - host facts provisioning needs (root, a service manager, free ports) and
@@ -28,12 +30,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import requests
 
-from distros import _kube, _ownership
-from distros._protocol import ContainerState, Deployment, DistroSettings, Endpoints, KubeObject
+from distros import _hostcheck, _kube, _ownership
+from distros._protocol import ContainerState, Deployment, DistroSettings, Endpoints, KubeObject, Target
 from harness import proc
 from harness.errors import CommandError, InfraError, PreflightError, ReadinessTimeoutError, SmokeError
 
@@ -41,6 +43,8 @@ log = logging.getLogger(__name__)
 
 DELETE_TIMEOUT_S = 180.0
 REACH_TIMEOUT_S = 3.0
+ACCEPT_TIMEOUT_S = 10.0
+"""How long `Workload.endpoints` waits for the gateway to accept on the node before port-forwarding."""
 IMPORT_TIMEOUT_S = 600.0
 PULL_TIMEOUT_S = 600.0
 QUERY_TIMEOUT_S = 60.0
@@ -156,6 +160,26 @@ def reachable(host: str, port: int, *, timeout_s: float = REACH_TIMEOUT_S) -> bo
         return True
     except OSError:
         return False
+
+
+def accepts(host: str, port: int, *, timeout_s: float = ACCEPT_TIMEOUT_S) -> bool:
+    """True once `host` accepts a connection on `port` within `timeout_s`.
+
+    Unlike `reachable`, a refusal is not taken as proof of a route: firewalls refuse
+    too. The gateway may still be starting when its container already runs, so
+    refusals are retried.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            with socket.create_connection((host, port), timeout=max(min(left, 3.0), 0.1)):
+                return True
+        except OSError:
+            if time.monotonic() + 0.5 >= deadline:
+                return False
+            # No API tells when a process starts listening: retry the connect on a short interval.
+            time.sleep(0.5)
 
 
 def source_problem(source: str) -> str | None:
@@ -394,21 +418,34 @@ class Workload:
     Holds the verbs every Kubernetes-based driver needs once it has a client:
     reap, deploy, wait, containers, endpoints, exec, digests, diagnostics and
     undeploy. Deleting only ever touches the run's own namespace.
+
+    The client comes from `connect`, called on the first API call only: undeploying
+    a deployment this run did not create needs no cluster at all.
     """
 
-    def __init__(self, kube: _kube.KubeClient, settings: DistroSettings, *, subject: str) -> None:
-        self.kube = kube
+    def __init__(self, connect: Callable[[], _kube.KubeClient], settings: DistroSettings, *, subject: str) -> None:
+        self._connect = connect
+        self._kube: _kube.KubeClient | None = None
         self.settings = settings
         self.subject = subject
         self._forwards = ExitStack()
         self._endpoints: dict[str, Endpoints] = {}
         self._deployment: Deployment | None = None
 
+    @property
+    def kube(self) -> _kube.KubeClient:
+        """The API client, made by `connect` on first use."""
+        if self._kube is None:
+            self._kube = self._connect()
+        return self._kube
+
     def close(self) -> None:
-        """Stop port-forwards and close the client's connections."""
+        """Stop port-forwards and close the client's connections (if it was ever made)."""
         self._forwards.close()
         self._endpoints.clear()
-        self.kube.close()
+        if self._kube is not None:
+            self._kube.close()
+            self._kube = None
 
     def _namespace(self, deployment: Deployment) -> str:
         if deployment.namespace is None:
@@ -434,25 +471,35 @@ class Workload:
                 f"{self.subject}: host port {port} is taken by pod {pod} on node {node or '?'}; delete that pod "
                 "(a kept EdgeX run: delete its edgex-smoke-* namespace), use --gateway-ports, or use --reuse"
             )
+        try:
+            local = [ip for node in self.kube.nodes() if (ip := _kube.node_address(node)) and _kube.local_address(ip)]
+        except InfraError:
+            return
+        if local:
+            _hostcheck.require_free_ports(
+                ports,
+                subject=f"{self.subject} (node {local[0]} is this host)",
+                fix="stop what holds it (a kept podman EdgeX pod: 'podman pod rm -f edgex'), or use --gateway-ports",
+            )
 
     # -- the pod ----------------------------------------------------------------------------------------
 
     def reap(self) -> list[str]:
         """Delete the namespaces of dead earlier runs of this host (by label) and wait until they are gone."""
-        return self.kube.reap(self.settings.run_id, timeout_s=DELETE_TIMEOUT_S)
+        return self.kube.reap(self.settings.run_id, timeout_s=DELETE_TIMEOUT_S, progress=self.settings.progress)
 
     def deploy(self, objects: Sequence[KubeObject]) -> Deployment:
         """Create the run's namespace and server-side apply `objects` into it.
 
-        Any failure or interrupt after the namespace check deletes the namespace
-        again, unless the run keeps what it made.
+        Any failure or interrupt (``BaseException``, so SIGTERM too) after the
+        namespace check deletes the namespace again, unless the run keeps what it made.
         """
         namespace = _kube.namespace_for(self.settings.run_id)
         pod = _pod_object(objects, self.subject)
         self.kube.require_namespace_free(namespace, self.settings.run_id)
         labels = _ownership.ownership_labels(self.settings.run_id, keep=self.settings.keep)
         try:
-            self.kube.create_namespace(namespace, labels)
+            self.kube.create_namespace(namespace, labels, self.settings.progress)
             self.kube.apply(objects, namespace)
         except BaseException:
             if not self.settings.keep:
@@ -468,8 +515,9 @@ class Workload:
         return self._deployment
 
     def _remove_namespace(self, namespace: str) -> None:
+        """Delete `namespace` after a failed deploy without hiding the failure."""
         try:
-            self.kube.delete_namespace(namespace, DELETE_TIMEOUT_S)
+            self.kube.delete_namespace(namespace, DELETE_TIMEOUT_S, self.settings.progress)
         except SmokeError as err:
             log.warning("%s: could not remove namespace %s after a failed deploy: %s", self.subject, namespace, err)
 
@@ -498,7 +546,11 @@ class Workload:
         return self.kube.container_states(self._namespace(deployment), deployment.pod)
 
     def endpoints(self, deployment: Deployment) -> Endpoints:
-        """The gateway's hostPorts on the IP of the pod's node; port-forwards if that IP is not routable."""
+        """The gateway's hostPorts on the IP of the pod's node; port-forwards if that IP is not routable.
+
+        The node address counts as routable once the gateway accepts a connection
+        there (`accepts`). A port-forward stays open until `undeploy` or `close`.
+        """
         key = f"{deployment.namespace}/{deployment.pod}"
         if key in self._endpoints:
             return self._endpoints[key]
@@ -509,17 +561,20 @@ class Workload:
         ports = _kube.host_port_map(pod)
         status = pod.get("status") or {}
         spec = pod.get("spec") or {}
+        node_name = spec.get("nodeName")
         node_ip = status.get("hostIP")
-        if not node_ip and spec.get("nodeName"):
-            node = self.kube.node(spec["nodeName"])
+        if not node_ip and node_name:
+            node = self.kube.node(node_name)
             node_ip = _kube.node_address(node) if node else None
         if not node_ip:
-            raise InfraError(f"{self.subject}: pod {key} has no node address yet; is it scheduled?")
+            raise InfraError(
+                f"{self.subject}: pod {key} has no node address yet (node {node_name or '?'}); is it scheduled?"
+            )
         host_network = bool(spec.get("hostNetwork"))
         http_port = self.settings.gateway_http_port
         mqtt_port = self.settings.gateway_mqtt_port
         probe_port = http_port if http_port in ports else next(iter(ports), http_port)
-        if reachable(node_ip, probe_port):
+        if accepts(node_ip, probe_port):
             found = Endpoints(
                 gateway_url=f"http://{node_ip}:{http_port}",
                 gateway_port=http_port,
@@ -541,7 +596,7 @@ class Workload:
                 mqtt_host="127.0.0.1",
                 mqtt_port=local.get(mqtt_port, mqtt_port),
                 published_ports=tuple(sorted(local.values())),
-                pod_ip=None,
+                pod_ip=None,  # the pod network is not routable from here either
             )
         self._endpoints[key] = found
         return found
@@ -591,9 +646,71 @@ class Workload:
         self._forwards.close()
         if not deployment.created:
             return
-        self.kube.delete_namespace(self._namespace(deployment), DELETE_TIMEOUT_S)
+        self.kube.delete_namespace(self._namespace(deployment), DELETE_TIMEOUT_S, self.settings.progress)
         if self._deployment == deployment:
             self._deployment = None
+
+
+class WorkloadVerbs:
+    """The `Distro` workload verbs, forwarded to the driver's `Workload`.
+
+    A mixin that only forwards and holds no state (house style §2): a driver
+    mixes it in and supplies `_workload`, which builds its one `Workload` lazily.
+    A driver with more to collect overrides `collect_diagnostics` and calls this
+    one through ``super()`` for the API part.
+    """
+
+    __slots__ = ()
+    name: ClassVar[str]
+
+    def _workload(self) -> Workload:
+        """The driver's `Workload`, made on first use; every driver supplies it."""
+        raise NotImplementedError
+
+    def reap(self, target: Target) -> list[str]:
+        """Delete the namespaces of dead earlier runs of this host (by label) and wait until they are gone."""
+        return self._workload().reap()
+
+    def deploy(self, target: Target, objects: Sequence[KubeObject]) -> Deployment:
+        """Create the run's own namespace and server-side apply the objects into it."""
+        return self._workload().deploy(objects)
+
+    def find_deployment(self, target: Target) -> Deployment:
+        """Attach to a running EdgeX pod an earlier (kept) run made."""
+        return self._workload().find_deployment()
+
+    def wait_deployed(self, target: Target, deployment: Deployment, *, timeout_s: float) -> None:
+        """Watch the pod until every container is ready; stop early with the reason when it cannot."""
+        self._workload().wait_deployed(deployment, timeout_s=timeout_s)
+
+    def containers(self, target: Target, deployment: Deployment) -> list[ContainerState]:
+        """State of every container of the pod."""
+        return self._workload().containers(deployment)
+
+    def endpoints(self, target: Target, deployment: Deployment) -> Endpoints:
+        """The gateway's hostPorts on the node's address; port-forwards if that is not routable."""
+        return self._workload().endpoints(deployment)
+
+    def container_host(self, target: Target, deployment: Deployment, container: str) -> Any:
+        """A testinfra host for one container, through the API server's exec."""
+        return self._workload().container_host(deployment, container)
+
+    def image_digests(self, images: Sequence[str]) -> dict[str, str | None]:
+        """Map each image reference of the last deployment to the digest its container runs."""
+        return self._workload().image_digests(images)
+
+    def collect_diagnostics(self, target: Target, deployment: Deployment | None, dest: Path) -> list[Path]:
+        """Namespace events, the described pod, every container's (and previous) logs, nodes; never raises."""
+        try:
+            workload = self._workload()
+        except Exception as err:  # best effort by contract: a broken kubeconfig must not hide the real failure
+            log.warning("%s: no API diagnostics: %s", self.name, err)
+            return []
+        return workload.collect_diagnostics(deployment, dest)
+
+    def undeploy(self, target: Target, deployment: Deployment) -> None:
+        """Delete the run's namespace and wait until it is gone (only if this run created it)."""
+        self._workload().undeploy(deployment)
 
 
 def pod_log_dir(namespace: str, pod: str, uid: str) -> Path:

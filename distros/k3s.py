@@ -40,6 +40,7 @@ K3s quirks this driver handles:
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import platform
@@ -51,16 +52,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from distros import _cluster, _hostcheck, _kube
-from distros._protocol import (
-    ContainerState,
-    Deployment,
-    DistroSettings,
-    Endpoints,
-    Fingerprint,
-    KubeObject,
-    Target,
-    TargetMode,
-)
+from distros._protocol import Deployment, DistroSettings, Fingerprint, Target, TargetMode
 from harness import proc
 from harness.errors import InfraError, PreflightError, SmokeError
 
@@ -169,7 +161,7 @@ def airgap_files(directory: Path) -> tuple[Path | None, Path | None, list[Path]]
 # -- the driver ----------------------------------------------------------------------------------------------
 
 
-class K3sDistro:
+class K3sDistro(_cluster.WorkloadVerbs):
     """One EdgeX pod on K3s: this host's (found or installed), or one attached by kubeconfig."""
 
     name: ClassVar[str] = "k3s"
@@ -179,19 +171,20 @@ class K3sDistro:
         self.config = config or K3sConfig.from_env(os.environ)
         self._plan: Plan | None = None
         self._installed = False
-        self._workload: _cluster.Workload | None = None
+        self._work: _cluster.Workload | None = None
 
     # -- helpers -----------------------------------------------------------------
 
     def _kubeconfig(self) -> Path:
         return self.settings.kubeconfig if self.settings.kubeconfig is not None else KUBECONFIG
 
-    def _client(self) -> _cluster.Workload:
-        if self._workload is None:
+    def _workload(self) -> _cluster.Workload:
+        if self._work is None:
             context = self.settings.context if self.settings.kubeconfig is not None else None
-            kube = _kube.KubeClient.from_kubeconfig(self._kubeconfig(), context, subject=self.name)
-            self._workload = _cluster.Workload(kube, self.settings, subject=self.name)
-        return self._workload
+            kubeconfig = self._kubeconfig()
+            connect = functools.partial(_kube.KubeClient.from_kubeconfig, kubeconfig, context, subject=self.name)
+            self._work = _cluster.Workload(connect, self.settings, subject=self.name)
+        return self._work
 
     def _k3s(self) -> str | None:
         return _cluster.tool("k3s")
@@ -254,7 +247,7 @@ class K3sDistro:
                     fix="stop what holds it, or use --gateway-ports",
                 )
             return
-        workload = self._client()
+        workload = self._workload()
         workload.kube.check_reachable()
         if not self.settings.reuse:
             workload.check_gateway_ports()
@@ -271,7 +264,7 @@ class K3sDistro:
                 fix="see 'journalctl -u k3s' (or /var/log/k3s.log under OpenRC)",
                 progress=self.settings.progress,
             )
-        kube = self._client().kube
+        kube = self._workload().kube
         kube.check_reachable()
         mode: TargetMode = "attached" if plan == "attach" else "provisioned"
         name = (kube.context or kube.server) if plan == "attach" else platform.node()
@@ -305,11 +298,11 @@ class K3sDistro:
 
     def wait_ready(self, target: Target, *, timeout_s: float) -> None:
         """Wait (watch) until ``/readyz`` is ok and a node is Ready and schedulable."""
-        self._client().kube.wait_nodes_ready(timeout_s, self.settings.progress)
+        self._workload().kube.wait_nodes_ready(timeout_s, self.settings.progress)
 
     def fingerprint(self, target: Target) -> Fingerprint:
         """`_kube`'s facts plus the K3s build from the server version and the local binary."""
-        facts: dict[str, Any] = dict(self._client().kube.fingerprint())
+        facts: dict[str, Any] = dict(self._workload().kube.fingerprint())
         facts["provision"] = self._plan or "unknown"
         facts["distro_build"] = facts.get("kubernetes_version", "unknown")
         k3s = self._k3s()
@@ -321,15 +314,11 @@ class K3sDistro:
                 log.info("k3s: cannot read the binary's version: %s", err)
         return Fingerprint(facts=facts)
 
-    def reap(self, target: Target) -> list[str]:
-        """Delete the namespaces of dead earlier runs of this host (by label)."""
-        return self._client().reap()
-
     def _node_is_local(self) -> bool:
         if self._plan in ("local", "install"):
             return True
         try:
-            nodes = self._client().kube.nodes()
+            nodes = self._workload().kube.nodes()
         except InfraError:
             return False
         return any((ip := _kube.node_address(n)) and _kube.local_address(ip) for n in nodes)
@@ -348,60 +337,20 @@ class K3sDistro:
                 progress=self.settings.progress,
             )
             return
-        _cluster.check_images_on_nodes(self._client().kube, images, subject="k3s")
-
-    def image_digests(self, images: Sequence[str]) -> dict[str, str | None]:
-        """Map each image reference to the digest its container runs."""
-        return self._client().image_digests(images)
-
-    def deploy(self, target: Target, objects: Sequence[KubeObject]) -> Deployment:
-        """Server-side apply into the run's own namespace."""
-        return self._client().deploy(objects)
-
-    def find_deployment(self, target: Target) -> Deployment:
-        """Attach to a running EdgeX pod an earlier (kept) run made."""
-        return self._client().find_deployment()
-
-    def wait_deployed(self, target: Target, deployment: Deployment, *, timeout_s: float) -> None:
-        """Watch the pod until every container is ready."""
-        self._client().wait_deployed(deployment, timeout_s=timeout_s)
-
-    def containers(self, target: Target, deployment: Deployment) -> list[ContainerState]:
-        """State of every container of the pod."""
-        return self._client().containers(deployment)
-
-    def endpoints(self, target: Target, deployment: Deployment) -> Endpoints:
-        """The gateway's hostPorts on the node's IP (port-forward if that is not routable)."""
-        return self._client().endpoints(deployment)
-
-    def container_host(self, target: Target, deployment: Deployment, container: str) -> Any:
-        """A testinfra host for one container, through the API server's exec."""
-        return self._client().container_host(deployment, container)
+        _cluster.check_images_on_nodes(self._workload().kube, images, subject="k3s")
 
     def collect_diagnostics(self, target: Target, deployment: Deployment | None, dest: Path) -> list[Path]:
         """`_kube` diagnostics, plus K3s's own logs when K3s runs on this host; never raises."""
-        saved = self._client().collect_diagnostics(deployment, dest) if self._safe_client() else []
+        saved = super().collect_diagnostics(target, deployment, dest)
         if self._plan in ("local", "install"):
             saved += _cluster.save_unit_log("k3s", LOG_FILES, dest / "k3s")
         return saved
 
-    def _safe_client(self) -> bool:
-        try:
-            self._client()
-        except SmokeError as err:
-            log.warning("k3s: no API diagnostics: %s", err)
-            return False
-        return True
-
-    def undeploy(self, target: Target, deployment: Deployment) -> None:
-        """Delete the run's namespace, if this run created it."""
-        self._client().undeploy(deployment)
-
     def down(self, target: Target) -> None:
         """Uninstall K3s only if this run installed it; repeated calls do nothing."""
-        if self._workload is not None:
-            self._workload.close()
-            self._workload = None
+        if self._work is not None:
+            self._work.close()
+            self._work = None
         if not (target.created and self._installed):
             return
         if UNINSTALL_SCRIPT.exists():

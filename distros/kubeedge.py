@@ -45,6 +45,7 @@ KubeEdge quirks this driver handles:
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -55,15 +56,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from distros import _cluster, _hostcheck, _kube
-from distros._protocol import (
-    ContainerState,
-    Deployment,
-    DistroSettings,
-    Endpoints,
-    Fingerprint,
-    KubeObject,
-    Target,
-)
+from distros._protocol import Deployment, DistroSettings, Fingerprint, KubeObject, Target
 from harness import proc
 from harness.errors import InfraError, PreflightError, SmokeError
 
@@ -238,7 +231,7 @@ def same_version(a: str, b: str) -> bool:
 # -- the driver ----------------------------------------------------------------------------------------------
 
 
-class KubeEdgeDistro:
+class KubeEdgeDistro(_cluster.WorkloadVerbs):
     """One EdgeX pod on a KubeEdge edge node (hostNetwork) of a host cluster."""
 
     name: ClassVar[str] = "kubeedge"
@@ -253,7 +246,7 @@ class KubeEdgeDistro:
         self._edge_node: str | None = None
         self._dropin_written = False
         self._keadm: str | None = None
-        self._workload: _cluster.Workload | None = None
+        self._work: _cluster.Workload | None = None
 
     # -- helpers -----------------------------------------------------------------
 
@@ -265,11 +258,13 @@ class KubeEdgeDistro:
             )
         return self.settings.kubeconfig
 
-    def _client(self) -> _cluster.Workload:
-        if self._workload is None:
-            kube = _kube.KubeClient.from_kubeconfig(self._host_kubeconfig(), self.settings.context, subject=self.name)
-            self._workload = _cluster.Workload(kube, self.settings, subject=self.name)
-        return self._workload
+    def _workload(self) -> _cluster.Workload:
+        if self._work is None:
+            connect = functools.partial(
+                _kube.KubeClient.from_kubeconfig, self._host_kubeconfig(), self.settings.context, subject=self.name
+            )
+            self._work = _cluster.Workload(connect, self.settings, subject=self.name)
+        return self._work
 
     def _find_keadm(self) -> str | None:
         if self.config.keadm is not None:
@@ -284,7 +279,7 @@ class KubeEdgeDistro:
         return self._keadm
 
     def _edge_nodes(self, *, ready_only: bool) -> list[KubeObject]:
-        nodes = [n for n in self._client().kube.nodes() if _cluster.is_edge_node(n)]
+        nodes = [n for n in self._workload().kube.nodes() if _cluster.is_edge_node(n)]
         return [n for n in nodes if _kube.node_is_ready(n)] if ready_only else nodes
 
     def _join_problem(self, kube: _kube.KubeClient) -> str | None:
@@ -322,12 +317,12 @@ class KubeEdgeDistro:
         return None
 
     def _cloudcore_pods(self) -> list[KubeObject]:
-        return [p for p in self._client().kube.pods(CLOUD_NAMESPACE) if p["metadata"]["name"].startswith("cloudcore")]
+        return [p for p in self._workload().kube.pods(CLOUD_NAMESPACE) if p["metadata"]["name"].startswith("cloudcore")]
 
     def _advertise_address(self) -> str:
         if self.config.advertise_address:
             return self.config.advertise_address
-        for node in self._client().kube.nodes():
+        for node in self._workload().kube.nodes():
             if not _cluster.is_edge_node(node) and _kube.node_is_ready(node) and (ip := _kube.node_address(node)):
                 return ip
         raise PreflightError(
@@ -351,7 +346,7 @@ class KubeEdgeDistro:
 
     def preflight(self, images: Sequence[str]) -> None:
         """Host cluster reachable; a Ready edge node to use, or everything needed to join this host."""
-        workload = self._client()
+        workload = self._workload()
         workload.kube.check_reachable()
         ready = self._edge_nodes(ready_only=True)
         if ready:
@@ -380,7 +375,7 @@ class KubeEdgeDistro:
         """Attach to the Ready edge node, or install CloudCore (if missing) and join this host."""
         if self._plan is None:
             self.preflight([])
-        kube = self._client().kube
+        kube = self._workload().kube
         if self._plan == "attach":
             return Target(distro=self.name, name=self._edge_node or "?", mode="attached", created=False)
         keadm = self._keadm_path()
@@ -451,7 +446,7 @@ class KubeEdgeDistro:
 
     def fingerprint(self, target: Target) -> Fingerprint:
         """`_kube`'s facts plus the edge nodes, the edgecore release they report, CloudCore's image and keadm."""
-        kube = self._client().kube
+        kube = self._workload().kube
         facts: dict[str, Any] = dict(kube.fingerprint())
         facts["provision"] = self._plan or "unknown"
         edges = self._edge_nodes(ready_only=False)
@@ -474,10 +469,6 @@ class KubeEdgeDistro:
         facts["distro_build"] = f"KubeEdge {facts['edgecore_version']} on {facts.get('kubernetes_version', '?')}"
         return Fingerprint(facts=facts)
 
-    def reap(self, target: Target) -> list[str]:
-        """Delete the namespaces of dead earlier runs of this host (by label)."""
-        return self._client().reap()
-
     def load_images(self, target: Target, images: Sequence[str]) -> None:
         """Edge on this host: import into its containerd (or pull). Remote edge: check its images."""
         if self._edge_is_local() and _cluster.tool("ctr") is not None:
@@ -492,35 +483,7 @@ class KubeEdgeDistro:
                 progress=self.settings.progress,
             )
             return
-        _cluster.check_images_on_nodes(self._client().kube, images, subject="kubeedge")
-
-    def image_digests(self, images: Sequence[str]) -> dict[str, str | None]:
-        """Map each image reference to the digest its container runs."""
-        return self._client().image_digests(images)
-
-    def deploy(self, target: Target, objects: Sequence[KubeObject]) -> Deployment:
-        """Server-side apply into the run's own namespace (the overlay pins the pod to an edge node)."""
-        return self._client().deploy(objects)
-
-    def find_deployment(self, target: Target) -> Deployment:
-        """Attach to a running EdgeX pod an earlier (kept) run made."""
-        return self._client().find_deployment()
-
-    def wait_deployed(self, target: Target, deployment: Deployment, *, timeout_s: float) -> None:
-        """Watch the pod until every container is ready."""
-        self._client().wait_deployed(deployment, timeout_s=timeout_s)
-
-    def containers(self, target: Target, deployment: Deployment) -> list[ContainerState]:
-        """State of every container of the pod."""
-        return self._client().containers(deployment)
-
-    def endpoints(self, target: Target, deployment: Deployment) -> Endpoints:
-        """The gateway on the edge node's address (hostNetwork)."""
-        return self._client().endpoints(deployment)
-
-    def container_host(self, target: Target, deployment: Deployment, container: str) -> Any:
-        """A testinfra host for one container, through the API server's exec (needs CloudStream)."""
-        return self._client().container_host(deployment, container)
+        _cluster.check_images_on_nodes(self._workload().kube, images, subject="kubeedge")
 
     def collect_diagnostics(self, target: Target, deployment: Deployment | None, dest: Path) -> list[Path]:
         """`_kube` diagnostics and CloudCore's logs; on a local edge also edgecore's log and the pod's log files.
@@ -530,7 +493,7 @@ class KubeEdgeDistro:
         """
         saved: list[Path] = []
         try:
-            workload = self._client()
+            workload = self._workload()
             saved += workload.collect_diagnostics(deployment, dest)
             for pod in self._cloudcore_pods():
                 saved += workload.kube.collect_diagnostics(CLOUD_NAMESPACE, pod["metadata"]["name"], dest / "cloudcore")
@@ -538,14 +501,10 @@ class KubeEdgeDistro:
             log.warning("kubeedge: API diagnostics incomplete: %s", err)
         if self._edge_is_local():
             saved += _cluster.save_unit_log(EDGECORE_UNIT, EDGECORE_LOGS, dest / "edgecore")
-            if deployment is not None and deployment.namespace is not None and self._workload is not None:
-                uid = self._workload.pod_uid(deployment)
+            if deployment is not None and deployment.namespace is not None and self._work is not None:
+                uid = self._work.pod_uid(deployment)
                 saved += _cluster.save_pod_log_files(deployment.namespace, deployment.pod, uid, dest / "edge-pod-logs")
         return saved
-
-    def undeploy(self, target: Target, deployment: Deployment) -> None:
-        """Delete the run's namespace, if this run created it."""
-        self._client().undeploy(deployment)
 
     def down(self, target: Target) -> None:
         """Reset the edge, then the cloud, only where this run made them; repeated calls do nothing.
@@ -574,9 +533,9 @@ class KubeEdgeDistro:
                 failed.append(f"'keadm reset cloud' exited {done.returncode}")
             else:
                 self._cloud_installed = False
-        if self._workload is not None:
-            self._workload.close()
-            self._workload = None
+        if self._work is not None:
+            self._work.close()
+            self._work = None
         if failed:
             raise InfraError(
                 f"kubeedge: teardown incomplete: {'; '.join(failed)}; run the same command by hand as root"

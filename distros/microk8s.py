@@ -35,6 +35,7 @@ MicroK8s quirks this driver handles:
 
 from __future__ import annotations
 
+import functools
 import grp
 import logging
 import os
@@ -48,16 +49,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from distros import _cluster, _hostcheck, _kube
-from distros._protocol import (
-    ContainerState,
-    Deployment,
-    DistroSettings,
-    Endpoints,
-    Fingerprint,
-    KubeObject,
-    Target,
-    TargetMode,
-)
+from distros._protocol import Deployment, DistroSettings, Fingerprint, Target, TargetMode
 from harness import proc
 from harness.errors import InfraError, PreflightError, SmokeError
 
@@ -187,7 +179,7 @@ def in_group(name: str) -> bool:
 # -- the driver ----------------------------------------------------------------------------------------------
 
 
-class MicroK8sDistro:
+class MicroK8sDistro(_cluster.WorkloadVerbs):
     """One EdgeX pod on MicroK8s: this host's (found or installed), or one attached by kubeconfig."""
 
     name: ClassVar[str] = "microk8s"
@@ -198,22 +190,22 @@ class MicroK8sDistro:
         self._plan: Plan | None = None
         self._installed = False
         self._kubeconfig: Path | None = None
-        self._workload: _cluster.Workload | None = None
+        self._work: _cluster.Workload | None = None
 
     # -- helpers -----------------------------------------------------------------
 
     def _run(self, argv: Sequence[str], *, timeout_s: float = QUICK_TIMEOUT_S, check: bool = True) -> proc.Completed:
         return proc.run(argv, timeout_s=timeout_s, check=check)
 
-    def _client(self) -> _cluster.Workload:
-        if self._workload is None:
+    def _workload(self) -> _cluster.Workload:
+        if self._work is None:
             if self.settings.kubeconfig is not None:
                 kubeconfig, context = self.settings.kubeconfig, self.settings.context
             else:
                 kubeconfig, context = self._write_kubeconfig(), None
-            kube = _kube.KubeClient.from_kubeconfig(kubeconfig, context, subject=self.name)
-            self._workload = _cluster.Workload(kube, self.settings, subject=self.name)
-        return self._workload
+            connect = functools.partial(_kube.KubeClient.from_kubeconfig, kubeconfig, context, subject=self.name)
+            self._work = _cluster.Workload(connect, self.settings, subject=self.name)
+        return self._work
 
     def _write_kubeconfig(self) -> Path:
         """``microk8s config`` into the run's work directory (mode 0600; never printed)."""
@@ -260,7 +252,7 @@ class MicroK8sDistro:
         """Decide attach / this host's MicroK8s / install, and check what that needs; create nothing."""
         self._plan = self._decide()
         if self._plan == "attach":
-            workload = self._client()
+            workload = self._workload()
             workload.kube.check_reachable()
             if not self.settings.reuse:
                 workload.check_gateway_ports()
@@ -281,7 +273,7 @@ class MicroK8sDistro:
             self._run(status_argv(STATUS_TIMEOUT_S), timeout_s=STATUS_TIMEOUT_S + 30)
             self.settings.progress(f"microk8s: enabling {', '.join(ADDONS)}")
             self._run(enable_argv(self.config.dns_upstream), timeout_s=ENABLE_TIMEOUT_S)
-        kube = self._client().kube
+        kube = self._workload().kube
         kube.check_reachable()
         mode: TargetMode = "attached" if plan == "attach" else "provisioned"
         name = (kube.context or kube.server) if plan == "attach" else platform.node()
@@ -294,11 +286,11 @@ class MicroK8sDistro:
             bound = max(1, int(timeout_s))
             self._run(status_argv(bound), timeout_s=bound + 30)
         remaining = max(1.0, deadline - time.monotonic())  # one deadline for both gates
-        self._client().kube.wait_nodes_ready(remaining, self.settings.progress)
+        self._workload().kube.wait_nodes_ready(remaining, self.settings.progress)
 
     def fingerprint(self, target: Target) -> Fingerprint:
         """`_kube`'s facts plus the snap's version, revision and channel (this host only)."""
-        facts: dict[str, Any] = dict(self._client().kube.fingerprint())
+        facts: dict[str, Any] = dict(self._workload().kube.fingerprint())
         facts["provision"] = self._plan or "unknown"
         facts["distro_build"] = facts.get("kubernetes_version", "unknown")
         if self._plan != "attach" and _cluster.tool("snap") is not None:
@@ -314,10 +306,6 @@ class MicroK8sDistro:
                 facts["distro_build"] = f"{snap['version']} (snap rev {snap['revision']}, {snap['channel']})"
         return Fingerprint(facts=facts)
 
-    def reap(self, target: Target) -> list[str]:
-        """Delete the namespaces of dead earlier runs of this host (by label)."""
-        return self._client().reap()
-
     def load_images(self, target: Target, images: Sequence[str]) -> None:
         """This host's MicroK8s: import from podman storage or pull. Attached: check the nodes' images."""
         if self._plan in ("local", "install"):
@@ -331,43 +319,11 @@ class MicroK8sDistro:
                 progress=self.settings.progress,
             )
             return
-        _cluster.check_images_on_nodes(self._client().kube, images, subject="microk8s")
-
-    def image_digests(self, images: Sequence[str]) -> dict[str, str | None]:
-        """Map each image reference to the digest its container runs."""
-        return self._client().image_digests(images)
-
-    def deploy(self, target: Target, objects: Sequence[KubeObject]) -> Deployment:
-        """Server-side apply into the run's own namespace."""
-        return self._client().deploy(objects)
-
-    def find_deployment(self, target: Target) -> Deployment:
-        """Attach to a running EdgeX pod an earlier (kept) run made."""
-        return self._client().find_deployment()
-
-    def wait_deployed(self, target: Target, deployment: Deployment, *, timeout_s: float) -> None:
-        """Watch the pod until every container is ready."""
-        self._client().wait_deployed(deployment, timeout_s=timeout_s)
-
-    def containers(self, target: Target, deployment: Deployment) -> list[ContainerState]:
-        """State of every container of the pod."""
-        return self._client().containers(deployment)
-
-    def endpoints(self, target: Target, deployment: Deployment) -> Endpoints:
-        """The gateway's hostPorts on the node's IP (port-forward if that is not routable)."""
-        return self._client().endpoints(deployment)
-
-    def container_host(self, target: Target, deployment: Deployment, container: str) -> Any:
-        """A testinfra host for one container, through the API server's exec."""
-        return self._client().container_host(deployment, container)
+        _cluster.check_images_on_nodes(self._workload().kube, images, subject="microk8s")
 
     def collect_diagnostics(self, target: Target, deployment: Deployment | None, dest: Path) -> list[Path]:
         """`_kube` diagnostics, plus the ``microk8s inspect`` tarball on this host; never raises."""
-        saved: list[Path] = []
-        try:
-            saved += self._client().collect_diagnostics(deployment, dest)
-        except SmokeError as err:
-            log.warning("microk8s: no API diagnostics: %s", err)
+        saved = super().collect_diagnostics(target, deployment, dest)
         if self._plan in ("local", "install"):
             saved += self._inspect(dest)
         return saved
@@ -386,15 +342,11 @@ class MicroK8sDistro:
             log.warning("microk8s: cannot copy the inspect tarball: %s", err)
         return saved
 
-    def undeploy(self, target: Target, deployment: Deployment) -> None:
-        """Delete the run's namespace, if this run created it."""
-        self._client().undeploy(deployment)
-
     def down(self, target: Target) -> None:
         """Remove the snap only if this run installed it; repeated calls do nothing."""
-        if self._workload is not None:
-            self._workload.close()
-            self._workload = None
+        if self._work is not None:
+            self._work.close()
+            self._work = None
         if not (target.created and self._installed):
             return
         self.settings.progress("microk8s: removing the snap this run installed")

@@ -255,9 +255,9 @@ def _gateway_pod(*, host_network: bool) -> dict[str, Any]:
 def test_workload_endpoints_use_the_node_address_and_host_ports(
     monkeypatch: pytest.MonkeyPatch, settings: DistroSettings, host_network: bool, pod_ip: str | None
 ) -> None:
-    monkeypatch.setattr(_cluster, "reachable", lambda _host, _port, **_kw: True)
+    monkeypatch.setattr(_cluster, "accepts", lambda _host, _port, **_kw: True)
     kube: Any = PodKube(_gateway_pod(host_network=host_network))
-    workload = _cluster.Workload(kube, settings, subject="kubeedge")
+    workload = _cluster.Workload(lambda: kube, settings, subject="kubeedge")
     deployment = Deployment(pod="edgex", run_id="r1", created=True, namespace="edgex-smoke-r1")
     endpoints = workload.endpoints(deployment)
     assert (endpoints.gateway_url, endpoints.mqtt_host, endpoints.mqtt_port) == (
@@ -365,7 +365,7 @@ def test_k3s_install_records_the_installer_run(
     driver = k3s.K3sDistro(settings, k3s.K3sConfig(installer=str(installer)))
     driver._plan = "install"
     monkeypatch.setattr(k3s, "KUBECONFIG", tmp_path)  # "readable" at once
-    monkeypatch.setattr(driver, "_client", FakeWorkload)
+    monkeypatch.setattr(driver, "_workload", FakeWorkload)
     target = driver.up()
     assert target.created is True and target.mode == "provisioned"
     ((argv, env),) = recorder.calls
@@ -482,7 +482,7 @@ def test_microk8s_install_records_snap_install_ready_gate_addons_and_config(
     recorder.outputs = {"microk8s config": "apiVersion: v1\nkind: Config\n"}
     driver = microk8s.MicroK8sDistro(settings, microk8s.MicroK8sConfig(dns_upstream="10.0.0.1"))
     driver._plan = "install"
-    monkeypatch.setattr(driver, "_client", FakeWorkload)
+    monkeypatch.setattr(driver, "_workload", FakeWorkload)
     target = driver.up()
     assert target.created is True
     assert recorder.argvs == [
@@ -624,7 +624,7 @@ def test_kubeedge_preflight_without_an_edge_says_why_it_may_not_join(
     monkeypatch.setattr(_cluster, "is_root", lambda: True)
     driver = kubeedge.KubeEdgeDistro(settings, kubeedge.KubeEdgeConfig())
     workload = FakeWorkload(FakeKube([_node("cloud", edge=False, ready=True)]))
-    monkeypatch.setattr(driver, "_client", lambda: workload)
+    monkeypatch.setattr(driver, "_workload", lambda: workload)
     with pytest.raises(PreflightError) as excinfo:
         driver.preflight([])
     _one_line(
@@ -647,7 +647,7 @@ def test_kubeedge_join_records_init_token_and_join(
     settings = DistroSettings(run_id="r1", work_dir=tmp_path / "w", kubeconfig=tmp_path / "host.kubeconfig")
     config = kubeedge.KubeEdgeConfig(keadm=str(keadm), advertise_address="10.1.2.3", edge_node="edge-1")
     driver = kubeedge.KubeEdgeDistro(settings, config)
-    monkeypatch.setattr(driver, "_client", FakeWorkload)
+    monkeypatch.setattr(driver, "_workload", FakeWorkload)
     driver._plan = "join"
     driver._needs_init = True
     target = driver.up()

@@ -58,14 +58,14 @@ def test_kubeconfig_comes_from_the_option_then_the_environment_then_home(
 
 
 def test_only_an_accepted_connection_proves_a_route() -> None:
-    from distros.k8s import _reachable  # noqa: PLC0415
+    from distros._cluster import accepts  # noqa: PLC0415
 
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
-        assert _reachable("127.0.0.1", listener.getsockname()[1], timeout_s=2)
+        assert accepts("127.0.0.1", listener.getsockname()[1], timeout_s=2)
     started = time.monotonic()
-    assert not _reachable("127.0.0.1", _servers.free_port(), timeout_s=1.5)  # refused: firewalls refuse too
+    assert not accepts("127.0.0.1", _servers.free_port(), timeout_s=1.5)  # refused: firewalls refuse too
     assert 1.0 <= time.monotonic() - started < 3
 
 
@@ -473,7 +473,7 @@ def test_endpoints_fall_back_to_port_forwarding_when_the_node_is_not_routable(
             progress=lines.append,
         )
     )
-    monkeypatch.setattr("distros.k8s._reachable", lambda host, port: False)
+    monkeypatch.setattr("distros._cluster.accepts", lambda host, port: False)
     with _deployed(distro, objects) as (target, deployment):
         distro.wait_deployed(target, deployment, timeout_s=60)
         endpoints = distro.endpoints(target, deployment)
