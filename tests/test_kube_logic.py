@@ -9,7 +9,7 @@ import copy
 from typing import Any
 
 import pytest
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from distros import _kube
 
