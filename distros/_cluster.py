@@ -100,13 +100,6 @@ def journal_argv(unit: str, *, lines: int = JOURNAL_LINES) -> list[str]:
     return ["journalctl", "--unit", unit, "--no-pager", "--output", "short-iso", "--lines", str(lines)]
 
 
-def node_image_names(node: KubeObject) -> tuple[set[str], bool]:
-    """Image names the node reports in ``status.images``, and whether that list is complete."""
-    images = (node.get("status") or {}).get("images") or []
-    names = {name for image in images for name in image.get("names") or []}
-    return names, len(images) < MAX_REPORTED_IMAGES
-
-
 def is_edge_node(node: KubeObject) -> bool:
     """True if the node carries the KubeEdge edge role label."""
     return EDGE_ROLE_LABEL in ((node.get("metadata") or {}).get("labels") or {})
@@ -376,12 +369,17 @@ def side_load(
     return loaded
 
 
+IMAGE_REPORT_TIMEOUT_S = 30.0
+"""How long to wait for kubelets to report a side-loaded image (they update node status every 10 s)."""
+
+
 def check_images_on_nodes(kube: _kube.KubeClient, refs: Sequence[str], *, subject: str) -> None:
     """On a cluster this host cannot side-load into: fail if an unpullable image is on no node.
 
     Pullable references are left to the kubelet (a failure names the image); a
     ``localhost/`` reference fails preflight only when every node's image list is
-    complete (the kubelet reports at most 50 images per node).
+    complete (the kubelet reports at most 50 images per node), after waiting for
+    the kubelets' next status update.
 
     Raises:
         PreflightError: naming the missing images and the fix.
@@ -389,11 +387,7 @@ def check_images_on_nodes(kube: _kube.KubeClient, refs: Sequence[str], *, subjec
     local_refs = [ref for ref in dict.fromkeys(refs) if ref.startswith("localhost/")]
     if not local_refs:
         return
-    listed = [node_image_names(node) for node in kube.nodes()]
-    if not listed or not all(complete for _, complete in listed):
-        return
-    present = set().union(*(names for names, _ in listed))
-    missing = missing_refs(local_refs, present)
+    missing = kube.missing_node_images(local_refs, timeout_s=IMAGE_REPORT_TIMEOUT_S)
     if missing:
         raise PreflightError(
             f"{subject}: {len(missing)} image(s) not on any node and not pullable: {', '.join(missing)}; "

@@ -43,9 +43,6 @@ from harness.errors import PreflightError, SmokeError
 
 log = logging.getLogger(__name__)
 
-IMAGE_REPORT_TIMEOUT_S = 30.0
-"""How long to wait for kubelets to report a side-loaded image (they update node status every 10 s)."""
-
 
 class K8sDistro(_cluster.WorkloadVerbs):
     """Upstream Kubernetes: one EdgeX pod in a run-owned namespace (the pod verbs: `_cluster.WorkloadVerbs`)."""
@@ -169,16 +166,7 @@ class K8sDistro(_cluster.WorkloadVerbs):
         if self.settings.provision == "local":
             self._side_load(refs)
             return
-        local_refs = [ref for ref in refs if ref.startswith("localhost/")]
-        if not local_refs:
-            return  # pullable references: the kubelet pulls them, and a failure names the image
-        missing = self._client().missing_node_images(local_refs, timeout_s=IMAGE_REPORT_TIMEOUT_S)
-        if missing:
-            raise PreflightError(
-                f"k8s: {len(missing)} image(s) not on any node and not pullable: {', '.join(missing)}; "
-                "import them into the nodes' runtime (e.g. 'ctr -n k8s.io images import'), "
-                "or choose --images <registry/prefix>"
-            )
+        _cluster.check_images_on_nodes(self._client(), refs, subject="k8s")
 
     def _side_load(self, refs: list[str]) -> None:
         from lab import podman as lab_podman  # noqa: PLC0415  # lazy, like lab.cluster.api
