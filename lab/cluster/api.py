@@ -102,12 +102,14 @@ def _missing_binaries(bindir: Path) -> list[str]:
 
 
 def ensure_binaries(progress: Progress = print) -> Path:
-    """Return the binaries' directory, building them from Go modules first if any is missing (about 6-8 min cold on 2 cores)."""
+    """Return the binaries' directory, building them from Go modules first if any is missing (6-8 min cold)."""
     bindir = binaries_dir()
     missing = _missing_binaries(bindir)
     if not missing:
         return bindir
-    progress(f"lab-cluster: building {', '.join(missing)} {layout.VERSION} from Go modules (about 6-8 min cold on 2 cores)")
+    progress(
+        f"lab-cluster: building {', '.join(missing)} {layout.VERSION} from Go modules (about 6-8 min cold on 2 cores)"
+    )
     started = time.monotonic()
     targets = build.select_targets(build.KUBERNETES, ",".join(BINARIES), with_proxy=False, kubelet_static=False)
     report = build.run(build.KUBERNETES, layout.VERSION, targets, cold=False, build_binaries=True)
