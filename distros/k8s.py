@@ -158,6 +158,10 @@ class K8sDistro(_cluster.WorkloadVerbs):
     def fingerprint(self, target: Target) -> Fingerprint:
         """Server version, nodes and roles, runtime, kubelet, OS, kernel, CNI, StorageClass, kube-proxy."""
         facts: dict[str, Any] = {"provision": self.settings.provision, **self._client().fingerprint()}
+        if self.settings.provision == "local":
+            cluster = self._lab().status()
+            if cluster is not None:
+                facts.update(cluster.network_facts())
         return Fingerprint(facts=facts)
 
     def load_images(self, target: Target, images: Sequence[str]) -> None:

@@ -543,6 +543,18 @@ def test_fingerprint_of_the_lab_cluster(live: Live, driver: K8sDistro) -> None:
     print(json.dumps(dict(facts)))
 
 
+def test_local_fingerprint_names_the_lab_network(live: Live, tmp_path: Path) -> None:
+    if not live.lab:
+        pytest.skip("describes the lab cluster only")
+    distro = K8sDistro(DistroSettings(run_id="local", work_dir=tmp_path, provision="local"))
+    facts = distro.fingerprint(distro.up()).facts
+    assert facts["provision"] == "local"
+    assert facts["kubernetes_version"] == "v1.34.4"
+    assert str(facts["container_runtime"]).startswith("containerd://")
+    assert str(facts["cni"]).startswith("bridge")
+    assert facts["kube_proxy"] == "none (lab cluster)"
+
+
 def test_local_provisioning_attaches_to_the_running_lab_cluster(live: Live, tmp_path: Path) -> None:
     if not live.lab:
         pytest.skip("needs the lab cluster")

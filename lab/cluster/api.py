@@ -88,6 +88,10 @@ class LocalCluster:
     created: bool
     """True if this call started the cluster; False if it was already running."""
 
+    def network_facts(self) -> dict[str, str]:
+        """Report facts the API server cannot show: the CNI, and that there is no kube-proxy or cluster DNS."""
+        return {"cni": cni.DESCRIPTION, "kube_proxy": "none (lab cluster)", "cluster_dns": "none (lab cluster)"}
+
 
 # --------------------------------------------------------------------------- bookkeeping
 

@@ -25,6 +25,8 @@ RESULTS_CACHE = Path("/var/lib/cni/results")
 CONFLIST_NAME = "10-edgex-smoke-lab.conflist"
 IPTABLES_TIMEOUT_S = 30.0
 REQUIRED_PLUGINS = ("bridge", "host-local", "portmap", "loopback")
+DESCRIPTION = "bridge + host-local + portmap (Debian containernetworking-plugins)"
+"""What the lab cluster's pod network is, for reports: nothing on the API server says so."""
 
 _CHAIN = re.compile(r"-j (CNI-[\w-]+)")
 
