@@ -1,7 +1,9 @@
 """One tiny image per EdgeX service, with the upstream images' run contract.
 
 Binary at ``/<service>``, its ``res/`` at ``/res``, ``WORKDIR /``, ``ENTRYPOINT ["/<service>"]`` and the
-upstream default arguments, so one manifest works for upstream and lab images alike.
+upstream default arguments, so one manifest works for upstream and lab images alike. Like the upstream
+Alpine images, each has a busybox shell (Debian's static busybox): testinfra runs its checks through
+``/bin/sh`` inside the container.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from pathlib import Path
 UPSTREAM_ARGS = ("-cp=keeper.http://edgex-core-keeper:59890", "--registry")
 STANDARD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+HOST_BUSYBOX = Path("/bin/busybox")
+"""From Debian's busybox-static (.ci/host-packages): one static binary, no libraries to copy."""
+BUSYBOX_APPLETS = ("sh", "test", "cat", "ls", "ps")
+"""The commands testinfra and a human debugging a container reach for."""
 MTIME = 0
 
 ETC_FILES = {
@@ -50,6 +56,21 @@ def _add_dir(tar: tarfile.TarFile, name: str, mode: int = 0o755) -> None:
     tar.addfile(_info(name, tarfile.DIRTYPE, mode))
 
 
+def _add_symlink(tar: tarfile.TarFile, name: str, target: str) -> None:
+    info = _info(name, tarfile.SYMTYPE, 0o777)
+    info.linkname = target
+    tar.addfile(info)
+
+
+def _add_busybox(tar: tarfile.TarFile) -> None:
+    if not HOST_BUSYBOX.is_file():
+        raise FileNotFoundError(f"{HOST_BUSYBOX} is missing; install Debian's busybox-static (.ci/host-packages)")
+    _add_dir(tar, "bin")
+    _add_bytes(tar, "bin/busybox", HOST_BUSYBOX.read_bytes(), 0o755)
+    for applet in BUSYBOX_APPLETS:
+        _add_symlink(tar, f"bin/{applet}", "busybox")
+
+
 def _add_tree(tar: tarfile.TarFile, source: Path, name: str) -> None:
     """Add `source` as `name`, sorted, root-owned, world-readable (the module cache is read-only)."""
     _add_dir(tar, name)
@@ -64,7 +85,7 @@ def _add_tree(tar: tarfile.TarFile, source: Path, name: str) -> None:
 
 
 def write_rootfs_tar(name: str, binary: Path, res: Path, tarball: Path) -> None:
-    """Write the root filesystem of service `name` to `tarball`: binary, res tree, /etc basics, /tmp."""
+    """Write the root filesystem of service `name` to `tarball`: binary, res tree, busybox, /etc basics, /tmp."""
     if not res.is_dir():
         raise FileNotFoundError(f"{res}: the res/ tree of {name} is missing from the module cache")
     partial = tarball.with_name(tarball.name + ".partial")
@@ -77,6 +98,7 @@ def write_rootfs_tar(name: str, binary: Path, res: Path, tarball: Path) -> None:
             _add_bytes(tar, path, text.encode(), 0o644)
         if HOST_CA_BUNDLE.is_file():
             _add_bytes(tar, "etc/ssl/certs/ca-certificates.crt", HOST_CA_BUNDLE.read_bytes(), 0o644)
+        _add_busybox(tar)
         _add_bytes(tar, name, binary.read_bytes(), 0o755)
         _add_tree(tar, res, "res")
     partial.replace(tarball)

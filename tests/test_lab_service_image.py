@@ -26,6 +26,8 @@ def test_rootfs_tar_has_the_upstream_layout(tmp_path: Path) -> None:
     assert members["res/profiles/p.yaml"].isfile()
     assert members["tmp"].mode == 0o1777
     assert {"etc/passwd", "etc/group", "etc/nsswitch.conf"} <= set(members)
+    assert members["bin/busybox"].mode == 0o755
+    assert members["bin/sh"].issym() and members["bin/sh"].linkname == "busybox"
     assert all(m.uid == 0 and m.gid == 0 and m.mtime == service_image.MTIME for m in members.values())
     assert not list(tarball.parent.glob("*.partial"))
 
