@@ -59,8 +59,12 @@ def wait_for(
     except RetryError as exc:
         last = exc.last_attempt
         cause = last.exception()
-        detail = f"last error: {cause}" if cause is not None else f"last result: {_short_repr(last.result())}"
-        message = f"{what}: not reached within {timeout_s:g} s ({last.attempt_number} attempts); {detail}"
+        if cause is not None:
+            detail = f"; last error: {cause}"
+        else:
+            result = last.result()
+            detail = "" if isinstance(result, bool) else f"; last result: {_short_repr(result)}"  # False says nothing
+        message = f"{what}: not reached within {timeout_s:g} s ({last.attempt_number} attempts){detail}"
         raise error(f"{message}; {fix}" if fix else message) from cause
 
 

@@ -313,8 +313,9 @@ def _reason(report: pytest.TestReport) -> str:
     if report.skipped and isinstance(report.longrepr, tuple):
         return str(report.longrepr[2]).removeprefix("Skipped: ")
     crash = getattr(report.longrepr, "reprcrash", None)
-    message = getattr(crash, "message", None) or report.longreprtext
-    return str(message).strip().splitlines()[0] if str(message).strip() else ""
+    message = str(getattr(crash, "message", None) or report.longreprtext).strip()
+    # A check's own one-line failure (pytest.fail) starts with the component; pytest prefixes "Failed: ".
+    return message.splitlines()[0].removeprefix("Failed: ") if message else ""
 
 
 # -- fixtures the suites use -----------------------------------------------------------

@@ -32,11 +32,12 @@ def _event_with(device: str, resource: str, expected: str) -> Callable[[Message]
     return matches
 
 
-def _wait_in_core_data(gateway: GatewayClient, device: str, resource: str, expected: str) -> None:
+def _wait_in_core_data(gateway: GatewayClient, service: str, device: str, resource: str, expected: str) -> None:
     wait_for(
         lambda: _has_value(gateway.events_for_device(device, limit=50), resource, expected),
         timeout_s=ARRIVAL_TIMEOUT_S,
         what=f"core-data: an event of {device} with {resource}={expected}",
+        fix=f"see the logs of {service} and core-data in the run's diagnostics",
     )
 
 
@@ -52,7 +53,7 @@ def test_device_rest_post_reaches_core_data_and_mqtt(edgex: LiveEdgeX, gateway: 
             what=f"the device-rest event {REST_DEVICE}/{REST_RESOURCE}={value}",
         )
     require(message.topic.endswith(f"/{REST_DEVICE}/{REST_RESOURCE}"), f"message bus: unexpected topic {message.topic}")
-    _wait_in_core_data(gateway, REST_DEVICE, REST_RESOURCE, value)
+    _wait_in_core_data(gateway, "device-rest", REST_DEVICE, REST_RESOURCE, value)
 
 
 @pytest.mark.check("i", "device-mqtt-ingest")
@@ -60,4 +61,4 @@ def test_device_mqtt_publish_reaches_core_data(edgex: LiveEdgeX, gateway: Gatewa
     value = f"{1 + secrets.randbelow(9000) / 100:.2f}"
     with edgex.mqtt() as watcher:
         watcher.publish(f"incoming/data/{MQTT_DEVICE}/{MQTT_RESOURCE}", value)
-    _wait_in_core_data(gateway, MQTT_DEVICE, MQTT_RESOURCE, value)
+    _wait_in_core_data(gateway, "device-mqtt", MQTT_DEVICE, MQTT_RESOURCE, value)

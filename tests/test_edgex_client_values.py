@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -115,6 +116,12 @@ def test_wait_for_timeout_reports_the_last_result() -> None:
         EventTimeoutError, match=r"events: not reached within 0.1 s \(\d+ attempts\); last result: \[\]"
     ):
         wait_for(list, timeout_s=0.1, what="events", interval_s=0.02)
+
+
+def test_wait_for_timeout_leaves_out_a_false_result() -> None:
+    with pytest.raises(EventTimeoutError) as caught:
+        wait_for(lambda: False, timeout_s=0.1, what="an event of d", interval_s=0.02, fix="see the logs")
+    assert re.fullmatch(r"an event of d: not reached within 0\.1 s \(\d+ attempts\); see the logs", str(caught.value))
 
 
 def test_wait_for_does_not_retry_auth_or_unlisted_errors() -> None:
