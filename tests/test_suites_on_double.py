@@ -1,0 +1,109 @@
+"""The smoke suites end to end, on the EdgeX test double (tests/_edgex_double.py), on podman and the lab cluster.
+
+What is real here: `pytest suites --distro=...` as a user runs it, the plugin, the renderer, the pod (kube
+play, or server-side apply on the lab Kubernetes), PostgreSQL, mosquitto, the NGINX gateway with its HTTP
+and MQTT routes, testinfra inside the containers, the report and the table. What is not: the six EdgeX
+services, replaced by the double. So these runs prove the harness, never EdgeX; their reports stay in
+`tmp_path`, never in docs/evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from distros import _ownership
+from harness import proc
+from tests import _edgex_double
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN_TIMEOUT_S = 900.0
+CHECK_IDS = set("abcdefghi")
+TIMED_PHASES = ("provision", "apply", "ready", "first_event", "checks", "teardown", "total")
+
+pytestmark = pytest.mark.needs_podman
+
+
+@pytest.fixture(scope="module")
+def double_images() -> str:
+    return _edgex_double.ensure_images()
+
+
+def _smoke(report_dir: Path, *options: str) -> tuple[proc.Completed, dict[str, Any]]:
+    done = proc.run(
+        [sys.executable, "-m", "pytest", "suites", *options, f"--report-dir={report_dir}", "-p", "no:cacheprovider"],
+        timeout_s=RUN_TIMEOUT_S,
+        cwd=ROOT,
+        check=False,
+    )
+    reports = sorted(report_dir.glob("*.json"))
+    assert len(reports) == 1, done.stdout + done.stderr
+    return done, json.loads(reports[0].read_text())
+
+
+def _assert_passed_everything(done: proc.Completed, report: dict[str, Any]) -> None:
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "Traceback" not in output
+    assert report["outcome"] == "passed", report
+    by_id: dict[str, set[str]] = {}
+    for check in report["checks"]:
+        by_id.setdefault(check["id"], set()).add(check["outcome"])
+    assert set(by_id) == CHECK_IDS
+    assert all(outcomes == {"passed"} for outcomes in by_id.values()), report["checks"]
+    for phase in TIMED_PHASES:
+        assert isinstance(report["phases"][phase], float), (phase, report["phases"])
+    # The harness records what each service answered, not what the catalog says.
+    assert set(report["edgex"]["versions"].values()) == {_edgex_double.DOUBLE_VERSION}
+    assert all(image.startswith(_edgex_double.PREFIX) for image in _image_refs(report))
+
+
+def _image_refs(report: dict[str, Any]) -> list[str]:
+    return [str(image["ref"]) for image in report["edgex"]["images"]]
+
+
+def test_all_checks_pass_on_podman(double_images: str, tmp_path: Path) -> None:
+    done, report = _smoke(tmp_path, "--distro=podman", f"--images={double_images}")
+    _assert_passed_everything(done, report)
+    assert report["target"]["distro"] == "podman"
+    left = proc.run(
+        ["podman", "pod", "ps", "--filter", f"label={_ownership.RUN_ID}={report['run_id']}", "--format", "{{.Name}}"],
+        timeout_s=60,
+    )
+    assert left.stdout.strip() == "", "the run's pod outlived it"
+
+
+def test_all_checks_pass_on_the_lab_cluster(double_images: str, tmp_path: Path) -> None:
+    from lab.cluster import api  # noqa: PLC0415
+
+    if api.status() is None:
+        pytest.skip("the lab cluster is not running ('make lab-cluster'; make test starts it as root)")
+    done, report = _smoke(tmp_path, "--distro=k8s", "--provision=local", f"--images={double_images}")
+    _assert_passed_everything(done, report)
+    facts = report["target"]["fingerprint"]
+    assert facts["kubernetes_version"] == "v1.34.4"
+    assert str(facts["cni"]).startswith("bridge")
+
+
+def test_a_failing_check_is_a_product_failure_with_diagnostics(tmp_path: Path) -> None:
+    prefix = _edgex_double.ensure_images(_edgex_double.FAULTY_PREFIX)
+    only = "test_device_mqtt_publish_reaches_core_data or test_every_container_runs_without_restarts"
+    done, report = _smoke(tmp_path, "--distro=podman", f"--images={prefix}", "-k", only)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "Traceback" not in output
+    assert report["outcome"] == "failed"
+    assert report["error"] is None  # the target came up: not an infrastructure error
+    outcomes = {check["id"]: check for check in report["checks"]}
+    assert outcomes["a"]["outcome"] == "passed"
+    failed = outcomes["i"]
+    assert (failed["outcome"], failed["kind"]) == ("failed", "product"), failed
+    assert failed["reason"].startswith("core-data: "), failed["reason"]
+    assert "MQTT-test-device" in failed["reason"] and "\n" not in failed["reason"]
+    diagnostics = tmp_path / report["artifacts"]["diagnostics"]
+    logs = "".join(path.read_text(errors="replace") for path in diagnostics.rglob("*device-mqtt*"))
+    assert "fault injected" in logs, sorted(p.name for p in diagnostics.rglob("*"))
