@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from reports import show, table
+from reports import describe, show, table
 from reports.errors import ReportError
 from reports.files import load_report
 
@@ -72,21 +72,26 @@ def _parser() -> _Parser:
     return parser
 
 
+def _refuse_test_doubles(sources: Sequence[table.Source]) -> None:
+    for source in sources:
+        if describe.is_test_double(source.report):
+            raise ReportError(
+                f"{source.path}: a run on the harness's EdgeX test double is never evidence of EdgeX; "
+                "remove it from the reports you tabulate"
+            )
+
+
 def _table(args: argparse.Namespace, argv: Sequence[str]) -> None:
     inputs: list[Path] = args.inputs or [DEFAULT_REPORT_DIR]
     command = shlex.join(["python", "-m", "reports", *argv])
+    sources = table.load_all(inputs)
+    _refuse_test_doubles(sources)
+    expected = {"expect_distros": args.expect_distros, "expect_releases": args.expect_releases}
     if args.output is None:
-        sources = table.load_all(inputs)
-        sys.stdout.write(
-            table.render(
-                sources, command=command, expect_distros=args.expect_distros, expect_releases=args.expect_releases
-            )
-        )
+        sys.stdout.write(table.render(sources, command=command, **expected))
         return
-    count = table.write_table(
-        inputs, args.output, command=command, expect_distros=args.expect_distros, expect_releases=args.expect_releases
-    )
-    print(f"wrote {args.output} from {count} report file(s)")
+    table.write_rendered(sources, args.output, command=command, **expected)
+    print(f"wrote {args.output} from {len(sources)} report file(s)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,6 +20,9 @@ NOT_RUN = "not yet run"
 UNKNOWN = "unknown"
 NONE = "—"
 
+TEST_DOUBLE_MARK = "edgex-smoke-double"
+"""In the version every service of the harness's EdgeX test double reports (tests/edgex_double)."""
+
 # Fingerprint keys that name the Kubernetes server version, whatever the driver calls them.
 _KUBERNETES_KEYS = frozenset({"kubernetes_version", "k8s_version", "server_version"})
 _NUMERIC_RELEASE = re.compile(r"\d+(\.\d+)*")
@@ -48,8 +51,19 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def is_test_double(report: RawReport) -> bool:
+    """Whether the run was on the harness's EdgeX test double, which proves the harness and never EdgeX."""
+    return any(TEST_DOUBLE_MARK in version for version in report["edgex"]["versions"].values())
+
+
 def status(report: RawReport, *, message_chars: int = 300) -> str:
     """One line such as ``✅ passed 7/7`` or ``⚠️ infra-error (ready): …``; see `reports.outcome`."""
+    if is_test_double(report):
+        return "🧪 test double, not EdgeX: " + _status(report, message_chars).split(" ", 1)[1]
+    return _status(report, message_chars)
+
+
+def _status(report: RawReport, message_chars: int) -> str:
     outcome, error = report["outcome"], report["error"]
     tally = counts(report["checks"])
     ran = tally["passed"] + tally["failed"] + tally["error"]

@@ -245,9 +245,25 @@ def write_table(
         ReportError: No report file was found, or one is unreadable.
     """
     sources = load_all(inputs)
+    write_rendered(sources, output, command=command, expect_distros=expect_distros, expect_releases=expect_releases)
+    return len(sources)
+
+
+def write_rendered(
+    sources: Sequence[Source],
+    output: Path,
+    *,
+    command: str,
+    expect_distros: Sequence[str] = (),
+    expect_releases: Sequence[str] = (),
+) -> None:
+    """Render the table of `sources` into `output` atomically.
+
+    Raises:
+        ReportError: `output` cannot be written.
+    """
     text = render(sources, command=command, expect_distros=expect_distros, expect_releases=expect_releases)
     try:
         write_text_atomic(output, text)
     except OSError as err:
         raise ReportError(f"{output}: cannot write the table: {err.strerror or err}") from err
-    return len(sources)

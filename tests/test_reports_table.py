@@ -254,6 +254,22 @@ def test_table_flags_a_reported_version_that_is_not_the_release_under_test(tmp_p
     assert matrix(render(tmp_path))["k8s", "4.0"]["EdgeX version"] == "3.1.1 ⚠️ not 4.0"
 
 
+def test_a_run_on_the_test_double_never_reads_as_an_edgex_result(tmp_path: Path) -> None:
+    versions = {"core-data": "0.0.0-edgex-smoke-double"}
+    write_run(tmp_path, distro="podman", release="4.0", finished="2026-11-26T10:00", versions=versions)
+    assert matrix(render(tmp_path))["podman", "4.0"]["Status"] == "🧪 test double, not EdgeX: passed 3/3"
+
+
+def test_cli_table_refuses_a_run_on_the_test_double(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    versions = {"core-data": "0.0.0-edgex-smoke-double"}
+    path = write_run(tmp_path, distro="podman", release="4.0", finished="2026-11-26T10:00", versions=versions)
+    out = tmp_path / "compatibility.md"
+    assert main(["table", str(tmp_path), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{path}: a run on the harness's EdgeX test double is never evidence" in err
+    assert not out.exists()
+
+
 def test_md_escapes_what_would_break_a_table_or_inject_html() -> None:
     assert table.md("a|b <script> *x* `y` c\\d\nnext") == "a\\|b &lt;script&gt; \\*x\\* \\`y\\` c\\\\d next"
 

@@ -18,6 +18,7 @@ import pytest
 
 from distros import _ownership
 from harness import proc
+from reports import describe
 from tests import _edgex_double
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +46,7 @@ def _smoke(report_dir: Path, *options: str) -> tuple[proc.Completed, dict[str, A
     return done, json.loads(reports[0].read_text())
 
 
-def _assert_passed_everything(done: proc.Completed, report: dict[str, Any]) -> None:
+def _assert_passed_everything(done: proc.Completed, report: dict[str, Any], report_dir: Path) -> None:
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert "Traceback" not in output
@@ -60,6 +61,8 @@ def _assert_passed_everything(done: proc.Completed, report: dict[str, Any]) -> N
     # The harness records what each service answered, not what the catalog says.
     assert set(report["edgex"]["versions"].values()) == {_edgex_double.DOUBLE_VERSION}
     assert all(image.startswith(_edgex_double.PREFIX) for image in _image_refs(report))
+    assert describe.TEST_DOUBLE_MARK in _edgex_double.DOUBLE_VERSION
+    assert "🧪 test double, not EdgeX: passed" in (report_dir / "compatibility.md").read_text()
 
 
 def _image_refs(report: dict[str, Any]) -> list[str]:
@@ -68,7 +71,7 @@ def _image_refs(report: dict[str, Any]) -> list[str]:
 
 def test_all_checks_pass_on_podman(double_images: str, tmp_path: Path) -> None:
     done, report = _smoke(tmp_path, "--distro=podman", f"--images={double_images}")
-    _assert_passed_everything(done, report)
+    _assert_passed_everything(done, report, tmp_path)
     assert report["target"]["distro"] == "podman"
     left = proc.run(
         ["podman", "pod", "ps", "--filter", f"label={_ownership.RUN_ID}={report['run_id']}", "--format", "{{.Name}}"],
@@ -83,7 +86,7 @@ def test_all_checks_pass_on_the_lab_cluster(double_images: str, tmp_path: Path) 
     if api.status() is None:
         pytest.skip("the lab cluster is not running ('make lab-cluster'; make test starts it as root)")
     done, report = _smoke(tmp_path, "--distro=k8s", "--provision=local", f"--images={double_images}")
-    _assert_passed_everything(done, report)
+    _assert_passed_everything(done, report, tmp_path)
     facts = report["target"]["fingerprint"]
     assert facts["kubernetes_version"] == "v1.34.4"
     assert str(facts["cni"]).startswith("bridge")
