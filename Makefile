@@ -15,7 +15,7 @@ ifneq ($(wildcard /sys/fs/cgroup/unified/.),)
 export CONTAINERS_CONF ?= $(CURDIR)/.ci/containers.conf
 endif
 
-.PHONY: smoke test unit lint lab-images lab-cluster lab-cluster-down table publish host-packages venv clean
+.PHONY: smoke test unit lint bench lab-images lab-cluster lab-cluster-down table publish host-packages venv clean
 
 smoke: host-packages venv
 	$(PY) -m pytest suites --distro=$(DISTRO) --images=$(IMAGES) --edgex=$(EDGEX) --provision=$(PROVISION) $(PYTEST_ARGS)
@@ -43,6 +43,11 @@ lint: venv
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports
 	.ci/actionlint
+
+# Phase timings over RUNS smoke runs (median, min, max): where the README's figures come from.
+RUNS ?= 3
+bench: host-packages venv
+	$(PY) -m benchmarks smoke --distro=$(DISTRO) --images=$(IMAGES) --provision=$(PROVISION) --runs=$(RUNS)
 
 lab-images: host-packages venv
 	$(PY) -m lab images

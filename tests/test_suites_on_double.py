@@ -110,3 +110,18 @@ def test_a_failing_check_is_a_product_failure_with_diagnostics(tmp_path: Path) -
     diagnostics = tmp_path / report["artifacts"]["diagnostics"]
     logs = "".join(path.read_text(errors="replace") for path in diagnostics.rglob("*device-mqtt*"))
     assert "fault injected" in logs, sorted(p.name for p in diagnostics.rglob("*"))
+
+
+def test_benchmark_summarises_the_phases_of_real_runs(double_images: str, tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    done = proc.run(
+        [sys.executable, "-m", "benchmarks", "smoke", f"--images={double_images}", "--runs=1", f"--out={out}"],
+        timeout_s=RUN_TIMEOUT_S,
+        cwd=ROOT,
+    )
+    assert "smoke runs: --distro=podman" in done.stdout and "1/1 passed" in done.stdout
+    rows = {line.split("|")[1].strip(): line for line in done.stdout.splitlines() if line.startswith("| ")}
+    assert set(TIMED_PHASES) <= set(rows)
+    raw = json.loads(out.read_text())
+    assert [run["outcome"] for run in raw["runs"]] == ["passed"]
+    assert raw["runs"][0]["phases"]["first_event"] > 0

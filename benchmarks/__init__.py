@@ -1,0 +1,1 @@
+"""Benchmarks behind the timings the README states (see benchmarks/__main__.py)."""

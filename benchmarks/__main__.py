@@ -1,0 +1,138 @@
+"""Benchmarks behind the timings the README states: repeated smoke runs and lab cluster start/stop.
+
+    python -m benchmarks smoke --distro podman --images lab --runs 3
+    python -m benchmarks smoke --distro k8s --provision local --images localhost/edgex-smoke-double
+    python -m benchmarks cluster --runs 3          # root; the lab cluster must be stopped
+
+`smoke` runs ``pytest suites`` as a user would, once per run, and summarises the phase timings of the
+reports it wrote (median, min, max); a run that did not pass is listed and left out of the figures.
+`cluster` times ``python -m lab.cluster up`` and ``down`` as whole commands. Both print a Markdown
+table and write the raw figures as JSON next to it (``--out``). Timings on 2 shared cores move by
+tens of percent with other load; state the machine and the load with any figure you quote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness import proc
+from reports.files import load_report
+from reports.schema import PHASES
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN_TIMEOUT_S = 1800.0
+SUMMARY_PHASES = (*PHASES, "total")
+
+
+def _smoke_once(options: Sequence[str], report_dir: Path) -> dict[str, Any]:
+    proc.run(
+        [sys.executable, "-m", "pytest", "suites", "-q", *options, f"--report-dir={report_dir}"],
+        timeout_s=RUN_TIMEOUT_S,
+        cwd=ROOT,
+        check=False,
+    )
+    reports = sorted(report_dir.glob("*.json"))
+    if len(reports) != 1:
+        raise SystemExit(f"benchmarks smoke: expected one report in {report_dir}, found {len(reports)}")
+    report = load_report(reports[0])
+    return {"run_id": report["run_id"], "outcome": report["outcome"], "phases": dict(report["phases"])}
+
+
+def _summary(samples: Mapping[str, list[float]]) -> list[str]:
+    lines = ["| Phase | Median | Min | Max | Runs |", "|---|---|---|---|---|"]
+    for phase, values in samples.items():
+        if values:
+            figures = (statistics.median(values), min(values), max(values))
+            lines.append(f"| {phase} | " + " | ".join(f"{v:.2f} s" for v in figures) + f" | {len(values)} |")
+        else:
+            lines.append(f"| {phase} | — | — | — | 0 |")
+    return lines
+
+
+def smoke(args: argparse.Namespace) -> int:
+    """Repeat the smoke run `args.runs` times; print the phase summary of the runs that passed."""
+    options = [f"--distro={args.distro}", f"--images={args.images}", f"--provision={args.provision}"]
+    runs: list[dict[str, Any]] = []
+    for index in range(args.runs):
+        with tempfile.TemporaryDirectory(prefix="edgex-smoke-bench-") as tmp:
+            run = _smoke_once(options, Path(tmp))
+        runs.append(run)
+        print(f"run {index + 1}/{args.runs}: {run['outcome']} ({run['run_id']})", file=sys.stderr)
+    passed = [run for run in runs if run["outcome"] == "passed"]
+    samples = {
+        phase: [run["phases"][phase] for run in passed if run["phases"].get(phase) is not None]
+        for phase in SUMMARY_PHASES
+    }
+    print(f"smoke runs: {' '.join(options)}; {len(passed)}/{len(runs)} passed")
+    print("\n".join(_summary(samples)))
+    _write(args.out, {"command": "smoke", "options": options, "runs": runs})
+    return 0 if passed else 1
+
+
+def _timed(argv: Sequence[str]) -> float:
+    started = time.monotonic()
+    proc.run(argv, timeout_s=RUN_TIMEOUT_S, cwd=ROOT)
+    return time.monotonic() - started
+
+
+def cluster(args: argparse.Namespace) -> int:
+    """Start and stop the lab cluster `args.runs` times; print how long each whole command took."""
+    lab_cluster = [sys.executable, "-m", "lab.cluster"]
+    if proc.run([*lab_cluster, "status"], timeout_s=60, cwd=ROOT, check=False).returncode == 0:
+        raise SystemExit("benchmarks cluster: the lab cluster is running; stop it first (make lab-cluster-down)")
+    samples: dict[str, list[float]] = {"up": [], "down": []}
+    for index in range(args.runs):
+        samples["up"].append(_timed([*lab_cluster, "up"]))
+        samples["down"].append(_timed([*lab_cluster, "down"]))
+        print(f"run {index + 1}/{args.runs}: up {samples['up'][-1]:.2f} s, down {samples['down'][-1]:.2f} s")
+    print("lab cluster, whole commands")
+    print("\n".join(_summary(samples)))
+    _write(args.out, {"command": "cluster", "samples": samples})
+    return 0
+
+
+def _write(out: Path | None, data: Mapping[str, Any]) -> None:
+    if out is not None:
+        measured = {"host": platform.node(), "cpus": os.cpu_count(), "finished_at": datetime.now(UTC).isoformat()}
+        out.write_text(json.dumps({**data, **measured}, indent=2) + "\n", encoding="utf-8")
+        print(f"raw figures: {out}", file=sys.stderr)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    runner = commands.add_parser("smoke", help="repeat a smoke run and summarise its phases")
+    runner.add_argument("--distro", default="podman")
+    runner.add_argument("--images", required=True, help="as pytest's --images: lab, upstream or a mirror prefix")
+    runner.add_argument("--provision", default="attach", choices=("attach", "local"))
+    runner.add_argument("--runs", type=int, default=3)
+    runner.add_argument("--out", type=Path, help="write the raw figures as JSON here")
+    runner.set_defaults(handler=smoke)
+    starter = commands.add_parser("cluster", help="time lab cluster up and down (root)")
+    starter.add_argument("--runs", type=int, default=3)
+    starter.add_argument("--out", type=Path, help="write the raw figures as JSON here")
+    starter.set_defaults(handler=cluster)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    if args.runs < 1:
+        raise SystemExit(f"benchmarks: --runs {args.runs} is not a positive number of runs; use --runs 3")
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
