@@ -2,8 +2,11 @@
 
 Three forms:
 
-- ``upstream``: the catalog's Docker Hub short names (``edgexfoundry/core-data:4.0.2``,
-  ``postgres:18.1-alpine3.22``), ``imagePullPolicy: IfNotPresent``.
+- ``upstream``: the catalog's Docker Hub names, fully qualified (``docker.io/edgexfoundry/core-data:4.0.2``,
+  ``docker.io/library/postgres:18.1-alpine3.22``), ``imagePullPolicy: IfNotPresent``. Never short
+  names: podman resolves a short name to any local image whose name ends the same way, so
+  ``edgexfoundry/core-data:4.0.2`` would run a mirror's copy or the harness's test double
+  (``localhost/edgex-smoke-double/edgexfoundry/core-data:4.0.2``) as if it were upstream.
 - ``lab``: the catalog's lab references (``localhost/edgex-smoke-lab/...``), built
   locally and never pulled: ``imagePullPolicy: Never``; `images/lab.yaml` patches
   what differs for those images.
@@ -30,6 +33,8 @@ from typing import Literal
 from harness.errors import ManifestError
 
 ImageSourceKind = Literal["upstream", "lab", "mirror"]
+
+DOCKER_HUB = "docker.io"
 
 IMAGE_SOURCES: tuple[str, ...] = ("upstream", "lab", "<registry>[:<port>][/<path>]")
 """The forms `ImageSource.parse` accepts, for option help and messages."""
@@ -128,6 +133,4 @@ class ImageSource:
         """Return the image reference to run for a catalog entry."""
         if self.kind == "lab":
             return lab
-        if self.kind == "mirror":
-            return mirror_reference(self.prefix, upstream)
-        return upstream
+        return mirror_reference(self.prefix if self.kind == "mirror" else DOCKER_HUB, upstream)

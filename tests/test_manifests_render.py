@@ -239,13 +239,14 @@ def test_gateway_configmap_is_generated_from_the_service_table() -> None:
 # --- images ----------------------------------------------------------------------------------------
 
 
-def test_upstream_images_are_the_catalog_short_names() -> None:
+def test_upstream_images_are_the_catalog_names_fully_qualified_on_docker_hub() -> None:
+    # Short names would let podman run any local image whose name ends the same way (a test double's).
     containers = _containers(_render("upstream"))
     assert {name: c["image"] for name, c in containers.items()} == {
-        "database": "postgres:18.1-alpine3.22",
-        "mqtt-broker": "eclipse-mosquitto:2.0.22",
-        "gateway": "nginx:1.29.3-alpine3.22-slim",
-        **{name: f"edgexfoundry/{name}:4.0.2" for name in EDGEX_CONTAINERS},
+        "database": "docker.io/library/postgres:18.1-alpine3.22",
+        "mqtt-broker": "docker.io/library/eclipse-mosquitto:2.0.22",
+        "gateway": "docker.io/library/nginx:1.29.3-alpine3.22-slim",
+        **{name: f"docker.io/edgexfoundry/{name}:4.0.2" for name in EDGEX_CONTAINERS},
     }
     assert {c["imagePullPolicy"] for c in containers.values()} == {"IfNotPresent"}
     assert containers["database"]["args"] == ["postgres", "-c", "listen_addresses=localhost"]
@@ -292,7 +293,7 @@ def test_mirror_images_render_below_the_prefix() -> None:
     mirrored = manifests.image_refs(_render(MIRROR + "/"))  # a trailing slash is tolerated
     assert mirrored["core-data"] == "mirror.example:5000/edge/edgexfoundry/core-data:4.0.2"
     assert mirrored["database"] == "mirror.example:5000/edge/library/postgres:18.1-alpine3.22"
-    assert all(mirrored[name] == manifests.mirror_reference(MIRROR, ref) for name, ref in upstream.items())
+    assert all(mirrored[name] == f"{MIRROR}/{ref.removeprefix('docker.io/')}" for name, ref in upstream.items())
     assert {c["imagePullPolicy"] for c in _containers(_render(MIRROR)).values()} == {"IfNotPresent"}
 
 
