@@ -30,6 +30,7 @@ FAULT = ("device-mqtt", "EDGEX_DOUBLE_FAULT=device-mqtt-drops-ingest")
 DOUBLE_VERSION = "0.0.0-edgex-smoke-double"
 SOURCE_DIR = Path(__file__).resolve().parent / "edgex_double"
 DIGEST_LABEL = "edgex-smoke.double-digest"
+TEST_DOUBLE_LABEL = "edgex-smoke.test-double"
 BUILD_TIMEOUT_S = 900.0
 POSTGRES_ENTRYPOINT = '["/usr/local/bin/edgex-smoke-postgres"]'
 """The lab script initialises PostgreSQL and ignores the upstream image's ``postgres -c ...`` arguments."""
@@ -79,28 +80,30 @@ def _service_images(release: manifests.ReleaseInfo, prefix: str, digest: str, wo
         changes = service_image.image_changes(service.name)
         if prefix == FAULTY_PREFIX and service.name == FAULT[0]:
             changes = (*changes, f"ENV {FAULT[1]}")
-        podman.import_tarball(
-            tarball, ref, changes=changes, labels={DIGEST_LABEL: digest, "edgex-smoke.test-double": "true"}
-        )
+        podman.import_tarball(tarball, ref, changes=changes, labels={DIGEST_LABEL: digest, TEST_DOUBLE_LABEL: "true"})
 
 
 def _infra_images(release: manifests.ReleaseInfo, prefix: str, infra: str, work: Path) -> None:
+    """The database, broker and gateway images: the lab infra image, relabelled so none aliases it.
+
+    A plain tag would share the infra image's ID, and a node runtime may then report any of the
+    tags as a container's image.
+    """
     digest = podman.image_id(infra) or ""
-    for container in (release.broker.container, release.gateway_container):
+    extra = {release.database.container: f"ENTRYPOINT {POSTGRES_ENTRYPOINT}\n"}
+    for container in (release.database.container, release.broker.container, release.gateway_container):
         ref = manifests.mirror_reference(prefix, release.images[container].upstream)
-        if podman.image_id(ref) != digest:
-            podman.podman(["tag", infra, ref])
-    database = manifests.mirror_reference(prefix, release.images[release.database.container].upstream)
-    if _current(database, digest):
-        return
-    containerfile = work / "Containerfile"
-    containerfile.write_text(
-        f"FROM {infra}\nENTRYPOINT {POSTGRES_ENTRYPOINT}\nLABEL {DIGEST_LABEL}={digest}\n", encoding="utf-8"
-    )
-    podman.podman(
-        ["build", "--pull=never", "--quiet", "--tag", database, "--file", str(containerfile), str(work)],
-        timeout_s=BUILD_TIMEOUT_S,
-    )
+        if _current(ref, digest):
+            continue
+        containerfile = work / f"{container}.Containerfile"
+        containerfile.write_text(
+            f"FROM {infra}\n{extra.get(container, '')}LABEL {DIGEST_LABEL}={digest} {TEST_DOUBLE_LABEL}=true\n",
+            encoding="utf-8",
+        )
+        podman.podman(
+            ["build", "--pull=never", "--quiet", "--tag", ref, "--file", str(containerfile), str(work)],
+            timeout_s=BUILD_TIMEOUT_S,
+        )
 
 
 def ensure_images(prefix: str = PREFIX, release_name: str = "4.0") -> str:

@@ -92,6 +92,17 @@ def test_all_checks_pass_on_the_lab_cluster(double_images: str, tmp_path: Path) 
     assert str(facts["cni"]).startswith("bridge")
 
 
+@pytest.mark.parametrize("source", ["upstream", "auto"])
+def test_upstream_names_never_resolve_to_the_local_double(double_images: str, tmp_path: Path, source: str) -> None:
+    # podman resolves a short name such as edgexfoundry/core-data:4.0.2 to any local image whose name ends
+    # that way, the double's included: a run on upstream images must not find them.
+    done, report = _smoke(tmp_path, "--distro=podman", f"--images={source}")
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert report["outcome"] == "infra-error"
+    assert "docker.io/edgexfoundry/core-data:4.0.2" in report["error"]["message"]
+    assert report["edgex"]["versions"] == {}
+
+
 def test_a_failing_check_is_a_product_failure_with_diagnostics(tmp_path: Path) -> None:
     prefix = _edgex_double.ensure_images(_edgex_double.FAULTY_PREFIX)
     only = "test_device_mqtt_publish_reaches_core_data or test_every_container_runs_without_restarts"
