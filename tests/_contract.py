@@ -219,7 +219,7 @@ class DistroContract:
             timings["ready_s"] = time.monotonic() - started
             states = distro.containers(target, deployment)
             assert [(s.name, s.state, s.ready, s.restarts) for s in states] == [("web", "running", True, 0)]
-            assert states[0].image.endswith(subject.image.rsplit("/", 1)[-1])
+            assert states[0].image.endswith(subject.image.rsplit("/", 1)[-1]), (states[0].image, subject.image)
 
             endpoints = distro.endpoints(target, deployment)
             assert port in endpoints.published_ports or endpoints.gateway_port in endpoints.published_ports

@@ -300,6 +300,8 @@ def test_crash_loop_stops_the_wait_early_with_the_exit_code(
 ) -> None:
     objects = _pod(live, run_id)
     objects[1]["spec"]["containers"][0]["command"] = ["sh", "-c", "echo dying; exit 3"]
+    # Without a probe a container is Ready the moment it starts; a loaded node may report that before the exit.
+    objects[1]["spec"]["containers"][0]["readinessProbe"] = {"exec": {"command": ["false"]}, "periodSeconds": 1}
     with _deployed(driver, objects) as (target, deployment):
         started = time.monotonic()
         with pytest.raises(ReadinessTimeoutError) as caught:
