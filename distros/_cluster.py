@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 
 import requests
 
+import manifests
 from distros import _hostcheck, _kube, _ownership
 from distros._protocol import ContainerState, Deployment, DistroSettings, Endpoints, KubeObject, Target
 from harness import proc
@@ -59,30 +60,14 @@ MAX_REPORTED_IMAGES = 50
 EDGE_ROLE_LABEL = "node-role.kubernetes.io/edge"
 """The label KubeEdge edge nodes carry; the kubeedge overlay selects on it."""
 
-_DOCKER_HUB = "docker.io"
-
 
 # -- small pure helpers ---------------------------------------------------------------------------------
 
 
-def normalize_ref(ref: str) -> str:
-    """`ref` as a container runtime stores it: ``postgres:18`` → ``docker.io/library/postgres:18``.
-
-    References whose first path part is a registry host (a dot, a port, or
-    ``localhost``) are returned unchanged.
-    """
-    first, _, rest = ref.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        return ref
-    if not rest:
-        return f"{_DOCKER_HUB}/library/{ref}"
-    return f"{_DOCKER_HUB}/{ref}"
-
-
 def missing_refs(refs: Iterable[str], present: Iterable[str]) -> list[str]:
     """The references of `refs` (unique, in order) whose normalized name is not in `present`."""
-    names = {normalize_ref(name) for name in present}
-    return [ref for ref in dict.fromkeys(refs) if normalize_ref(ref) not in names]
+    names = {manifests.runtime_reference(name) for name in present}
+    return [ref for ref in dict.fromkeys(refs) if manifests.runtime_reference(ref) not in names]
 
 
 def parse_image_list(text: str) -> set[str]:
@@ -354,7 +339,7 @@ def side_load(
             loaded.append(ref)
         elif pull_argv is not None and not ref.startswith("localhost/"):
             progress(f"pulling {ref}")
-            if proc.run(pull_argv(normalize_ref(ref)), timeout_s=PULL_TIMEOUT_S, check=False).returncode:
+            if proc.run(pull_argv(manifests.runtime_reference(ref)), timeout_s=PULL_TIMEOUT_S, check=False).returncode:
                 still_missing.append(ref)
             else:
                 loaded.append(ref)

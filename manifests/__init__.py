@@ -11,7 +11,7 @@ Example:
 
 from __future__ import annotations
 
-from manifests._images import IMAGE_SOURCES, IMAGE_SOURCES_HELP, ImageSource, mirror_reference
+from manifests._images import IMAGE_SOURCES, IMAGE_SOURCES_HELP, ImageSource, mirror_reference, runtime_reference
 from manifests._profile import Endpoint, ImageRefs, ReleaseInfo, Service, available_releases, release_info
 from manifests._render import (
     BASE_LABELS,
@@ -62,5 +62,6 @@ __all__ = [
     "mirror_reference",
     "release_info",
     "render",
+    "runtime_reference",
     "to_yaml",
 ]

@@ -87,6 +87,25 @@ def mirror_reference(prefix: str, reference: str) -> str:
     return f"{prefix}/{path}"
 
 
+def runtime_reference(ref: str) -> str:
+    """`ref` as containerd and the kubelet name it: ``postgres:18`` → ``docker.io/library/postgres:18``.
+
+    A reference whose first path part names a registry (a dot, a port, or ``localhost``) keeps its
+    host; an untagged one gets ``:latest``; a digest stays as it is.
+    """
+    name, _, digest = ref.partition("@")
+    first, _, rest = name.partition("/")
+    if not rest:
+        name = f"{DOCKER_HUB}/library/{name}"
+    elif "." not in first and ":" not in first and first != "localhost":
+        name = f"{DOCKER_HUB}/{name}"
+    if digest:
+        return f"{name}@{digest}"
+    if ":" not in name.rsplit("/", 1)[-1]:
+        name += ":latest"
+    return name
+
+
 @dataclass(frozen=True)
 class ImageSource:
     """A parsed `--images` value: ``upstream``, ``lab`` or a mirror prefix."""

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 import distros
+import manifests
 from distros import _cluster, k3s, kubeedge, microk8s
 from distros._protocol import Deployment, DistroSettings, Target
 from harness import proc
@@ -152,7 +153,7 @@ def _executable(directory: Path, name: str, text: str = "#!/bin/sh\nexit 0\n") -
     ],
 )
 def test_normalize_ref_matches_runtime_names(ref: str, expected: str) -> None:
-    assert _cluster.normalize_ref(ref) == expected
+    assert manifests.runtime_reference(ref) == expected
 
 
 def test_missing_refs_compares_normalized_names_and_keeps_order() -> None:

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+import manifests
 from harness.errors import PreflightError
-from lab.cluster import cleanup, cni, containerd, controlplane, images, kubelet, layout, pause
+from lab.cluster import cleanup, cni, containerd, controlplane, kubelet, layout, pause
 from lab.cluster.layout import Layout
 from lab.cluster.pki import Pki
 
@@ -146,7 +147,7 @@ def test_state_dir_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     ],
 )
 def test_image_refs_are_normalized_like_cri(ref: str, normalized: str) -> None:
-    assert images.normalize(ref) == normalized
+    assert manifests.runtime_reference(ref) == normalized
 
 
 MOUNTINFO = """\

@@ -17,23 +17,9 @@ from harness.errors import InfraError, ReadinessTimeoutError
 from lab import podman
 from lab.cluster import containerd
 from lab.cluster.layout import Layout
+from manifests import runtime_reference
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
-def normalize(ref: str) -> str:
-    """Return `ref` as containerd's CRI names it: ``docker.io/library/`` for short names, ``:latest`` if untagged."""
-    name, _, digest = ref.partition("@")
-    first, _, rest = name.partition("/")
-    if not rest:
-        name = f"docker.io/library/{name}"
-    elif "." not in first and ":" not in first and first != "localhost":
-        name = f"docker.io/{name}"
-    if digest:
-        return f"{name}@{digest}"
-    if ":" not in name.rsplit("/", 1)[-1]:
-        name += ":latest"
-    return name
 
 
 def _stamp_name(ref: str) -> str:
@@ -58,7 +44,7 @@ def load(state: Layout, refs: Sequence[str], *, timeout_s: float) -> list[str]:
                 f"lab-cluster load_images: {ref} is not in local podman storage; build it first (python -m lab images)"
             )
         stamp = state.images / _stamp_name(ref)
-        if normalize(ref) in present and stamp.is_file() and stamp.read_text().strip() == image_id:
+        if runtime_reference(ref) in present and stamp.is_file() and stamp.read_text().strip() == image_id:
             continue
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -74,9 +60,9 @@ def load(state: Layout, refs: Sequence[str], *, timeout_s: float) -> list[str]:
         finally:
             archive.unlink(missing_ok=True)
         names = containerd.images(state)
-        if normalize(ref) not in names:
+        if runtime_reference(ref) not in names:
             raise InfraError(
-                f"lab-cluster load_images: containerd does not list {normalize(ref)} after importing {ref} "
+                f"lab-cluster load_images: containerd does not list {runtime_reference(ref)} after importing {ref} "
                 f"(it has {', '.join(sorted(n for n in names if not n.startswith('sha256:')))}); use fully "
                 f"qualified references; see {state.log('containerd')}"
             )
