@@ -19,7 +19,7 @@ import pytest
 from distros import _ownership
 from harness import proc
 from reports import describe
-from tests import _edgex_double
+from tests import _edgex_double, _servers
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT_S = 900.0
@@ -35,8 +35,20 @@ def double_images() -> str:
 
 
 def _smoke(report_dir: Path, *options: str) -> tuple[proc.Completed, dict[str, Any]]:
+    # Free host ports rather than the default 8000 and 1884, which a developer's machine may be using.
+    ports = f"--gateway-ports={_servers.free_port()}:{_servers.free_port()}"
     done = proc.run(
-        [sys.executable, "-m", "pytest", "suites", *options, f"--report-dir={report_dir}", "-p", "no:cacheprovider"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "suites",
+            *options,
+            ports,
+            f"--report-dir={report_dir}",
+            "-p",
+            "no:cacheprovider",
+        ],
         timeout_s=RUN_TIMEOUT_S,
         cwd=ROOT,
         check=False,
