@@ -16,7 +16,7 @@ Rules this module keeps:
 - Waits are watches bounded by a deadline (``timeout_seconds`` plus a request
   timeout), re-armed every few seconds so the caller can print progress.
 
-Client quirks worked around here (kubernetes 34.1):
+Client quirks worked around here (kubernetes 34.1 to 37):
 - ``kubernetes.stream.stream``/``portforward`` swap ``ApiClient.request`` while a
   call runs, so exec and port-forward use their own `ApiClient` behind a lock.
 - ``websocket_call`` turns a ``KeyboardInterrupt`` into ``ApiException(status=0)``;
@@ -30,6 +30,7 @@ Client quirks worked around here (kubernetes 34.1):
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import select
@@ -599,6 +600,49 @@ class KubeClient:
         except (urllib3.exceptions.HTTPError, OSError) as err:
             raise self._unreachable(what, err) from err
 
+    def _raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Sequence[tuple[str, str]] = (),
+        content_type: str | None = None,
+        body: Any = None,
+        text: bool = False,
+        _request_timeout: tuple[float, float] | None = None,
+    ) -> Any:
+        """One request the typed API does not cover (/readyz, discovery, server-side apply).
+
+        Returns the decoded JSON body, or the text with `text`. Client 35 and later split the old
+        ``call_api`` into ``param_serialize``, ``call_api`` and a response that must be read; both
+        generations are served here.
+
+        Raises:
+            ApiException: The server answered outside 2xx.
+        """
+        headers = {"Accept": "application/json", **({"Content-Type": content_type} if content_type else {})}
+        if not hasattr(self._api, "param_serialize"):  # kubernetes <= 34
+            return self._api.call_api(
+                path,
+                method,
+                query_params=list(query),
+                header_params=headers,
+                body=body,
+                response_type="str" if text else "object",
+                auth_settings=["BearerToken"],
+                _return_http_data_only=True,
+                _request_timeout=_request_timeout,
+            )
+        request = self._api.param_serialize(
+            method, path, query_params=list(query), header_params=headers, body=body, auth_settings=["BearerToken"]
+        )
+        response = self._api.call_api(*request, _request_timeout=_request_timeout)
+        response.read()
+        if not 200 <= response.status <= 299:
+            raise ApiException(http_resp=response)
+        data = (response.data or b"").decode("utf-8")
+        return data if text else (json.loads(data) if data else None)
+
     def _api_failure(self, what: str, err: ApiException) -> InfraError:
         text = api_error_text(err)
         if err.status == 401:
@@ -648,16 +692,7 @@ class KubeClient:
 
     def readyz(self) -> bool:
         """True if ``/readyz`` answers ``ok``."""
-        text = self._call(
-            "read /readyz",
-            self._api.call_api,
-            "/readyz",
-            "GET",
-            response_type="str",
-            auth_settings=["BearerToken"],
-            _return_http_data_only=True,
-            allow=(500, 503),
-        )
+        text = self._call("read /readyz", self._raw, "GET", "/readyz", text=True, allow=(500, 503))
         return bool(text) and "ok" in str(text)
 
     def node(self, name: str) -> KubeObject | None:
@@ -896,16 +931,7 @@ class KubeClient:
         """(base path, plural, namespaced) of `kind`, from the API server's discovery of `api_version`."""
         base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
         if api_version not in self._resources:
-            found = self._call(
-                f"discover {api_version}",
-                self._api.call_api,
-                base,
-                "GET",
-                response_type="object",
-                auth_settings=["BearerToken"],
-                _return_http_data_only=True,
-                allow=(404,),
-            )
+            found = self._call(f"discover {api_version}", self._raw, "GET", base, allow=(404,))
             self._resources[api_version] = {
                 r["kind"]: (r["name"], bool(r.get("namespaced")))
                 for r in (found or {}).get("resources") or []
@@ -941,15 +967,12 @@ class KubeClient:
         try:
             applied = self._call(
                 f"apply {kind} {namespace}/{name}",
-                self._api.call_api,
-                f"{base}/namespaces/{namespace}/{plural}/{name}",
+                self._raw,
                 "PATCH",
-                query_params=[("fieldManager", FIELD_MANAGER), ("force", "true")],
-                header_params={"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"},
+                f"{base}/namespaces/{namespace}/{plural}/{name}",
+                query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+                content_type="application/apply-patch+yaml",
                 body=body,
-                response_type="object",
-                auth_settings=["BearerToken"],
-                _return_http_data_only=True,
             )
         except InfraError as err:
             cause = err.__cause__
