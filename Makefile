@@ -43,6 +43,8 @@ lint: venv
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports
 	.ci/actionlint
+	@unformatted=$$(gofmt -l tests/edgex_double); if [ -n "$$unformatted" ]; then echo "gofmt: $$unformatted"; exit 1; fi
+	cd tests/edgex_double && GOFLAGS=-mod=readonly go vet ./...
 
 # Phase timings over RUNS smoke runs (median, min, max): where the README's figures come from.
 RUNS ?= 3

@@ -63,6 +63,8 @@ def _summary(samples: Mapping[str, list[float]]) -> list[str]:
 def smoke(args: argparse.Namespace) -> int:
     """Repeat the smoke run `args.runs` times; print the phase summary of the runs that passed."""
     options = [f"--distro={args.distro}", f"--images={args.images}", f"--provision={args.provision}"]
+    if args.gateway_ports:
+        options.append(f"--gateway-ports={args.gateway_ports}")
     runs: list[dict[str, Any]] = []
     for index in range(args.runs):
         with tempfile.TemporaryDirectory(prefix="edgex-smoke-bench-") as tmp:
@@ -116,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     runner.add_argument("--distro", default="podman")
     runner.add_argument("--images", required=True, help="as pytest's --images: lab, upstream or a mirror prefix")
     runner.add_argument("--provision", default="attach", choices=("attach", "local"))
+    runner.add_argument("--gateway-ports", metavar="H:M", help="as pytest's --gateway-ports (default 8000:1884)")
     runner.add_argument("--runs", type=int, default=3)
     runner.add_argument("--out", type=Path, help="write the raw figures as JSON here")
     runner.set_defaults(handler=smoke)

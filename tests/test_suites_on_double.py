@@ -138,7 +138,10 @@ def test_a_failing_check_is_a_product_failure_with_diagnostics(tmp_path: Path) -
 def test_benchmark_summarises_the_phases_of_real_runs(double_images: str, tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     done = proc.run(
-        [sys.executable, "-m", "benchmarks", "smoke", f"--images={double_images}", "--runs=1", f"--out={out}"],
+        [
+            *(sys.executable, "-m", "benchmarks", "smoke", f"--images={double_images}", "--runs=1", f"--out={out}"),
+            f"--gateway-ports={_servers.free_port()}:{_servers.free_port()}",
+        ],
         timeout_s=RUN_TIMEOUT_S,
         cwd=ROOT,
     )
