@@ -283,8 +283,8 @@ class SmokeSession:
         evidence = self.config.rootpath / EVIDENCE_DIR
         table_path = directory / "compatibility.md"
         try:
-            table.write_table(
-                [directory, *([evidence] if evidence.is_dir() else [])],
+            table.write_rendered(
+                table.load_all([directory, *([evidence] if evidence.is_dir() else [])]),
                 table_path,
                 command=f"python -m reports table {directory} {EVIDENCE_DIR} -o {table_path}",
                 expect_distros=distros.names(),

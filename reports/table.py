@@ -231,24 +231,6 @@ def load_all(inputs: Iterable[Path]) -> list[Source]:
     return load_sources(paths)
 
 
-def write_table(
-    inputs: Iterable[Path],
-    output: Path,
-    *,
-    command: str,
-    expect_distros: Sequence[str] = (),
-    expect_releases: Sequence[str] = (),
-) -> int:
-    """Render the table from the reports found in `inputs` into `output` atomically; return how many were used.
-
-    Raises:
-        ReportError: No report file was found, or one is unreadable.
-    """
-    sources = load_all(inputs)
-    write_rendered(sources, output, command=command, expect_distros=expect_distros, expect_releases=expect_releases)
-    return len(sources)
-
-
 def write_rendered(
     sources: Sequence[Source],
     output: Path,

@@ -53,8 +53,11 @@ def test_an_exited_daemon_is_not_alive(state: Layout) -> None:
 
 
 def test_stop_escalates_to_sigkill(state: Layout) -> None:
-    processes.start(state, "stubborn", ["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"])
-    time.sleep(0.2)  # let sh install its trap before the SIGTERM
+    processes.start(state, "stubborn", ["sh", "-c", "trap '' TERM; echo armed; while :; do sleep 0.1; done"])
+    deadline = time.monotonic() + 5
+    while "armed" not in state.log("stubborn").read_text():  # the trap is set before the echo
+        assert time.monotonic() < deadline, "sh never reported its TERM trap"
+        time.sleep(0.01)
     started = time.monotonic()
     assert processes.stop(state, "stubborn", timeout_s=0.5)
     assert time.monotonic() - started < 5

@@ -119,7 +119,7 @@ def _gone(recorded: Recorded, timeout_s: float) -> bool:
         _reap(recorded.pid)
         if start_ticks(recorded.pid) != recorded.start_ticks:
             return True
-        time.sleep(STOP_POLL_S)
+        time.sleep(STOP_POLL_S)  # not our child in general, so no waitpid: poll /proc until the deadline
     return False
 
 

@@ -62,4 +62,4 @@ def until(
                 f"lab-cluster {component}: {what} not ready after {time.monotonic() - started:.0f} s; "
                 f"last log line: {log_tail(log_path)!r}; see {log_path} (raise timeout_s on slow hosts)"
             )
-        time.sleep(POLL_S)
+        time.sleep(POLL_S)  # `ready` is a probe (health URL, socket, file): no event to wait on
