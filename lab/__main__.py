@@ -18,12 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     images.add_argument("--force", action="store_true", help="rebuild every step even if it is current")
     images.add_argument("--only", action="append", metavar="NAME", help="build only this component (repeatable)")
     sub.add_parser("list", help="print the lab image references and whether each exists")
-    sub.add_parser("gomod", help="regenerate lab/gomod (go.mod, tools.go, go.sum) from lab/pins.toml")
     args = parser.parse_args(argv)
     try:
-        if args.command == "gomod":
-            api.regenerate_gomod()
-            return 0
         if args.command == "list":
             for name, ref in api.image_refs().items():
                 state = "present" if podman.image_exists(ref) else "missing"

@@ -7,12 +7,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from harness.errors import InfraError
-from lab import build, gomod, naming, pins, podman
-from lab.paths import GOMOD_DIR, cache_dir
+from lab import build, naming, pins, podman
+from lab.paths import cache_dir
 from lab.stamps import Report, StampStore, Steps, stderr_report
-
-EDGEX_VERSION = "4.0.2"
-"""The EdgeX release the lab images are built from (``[edgex] version`` in lab/pins.toml)."""
 
 
 @contextmanager
@@ -41,11 +38,6 @@ def missing_images() -> list[str]:
     return [ref for ref in image_refs().values() if not podman.image_exists(ref)]
 
 
-def regenerate_gomod() -> None:
-    """Rewrite lab/gomod (go.mod, tools.go, go.sum) from lab/pins.toml through the Go proxy."""
-    gomod.generate(pins.load(), GOMOD_DIR)
-
-
 def ensure_infra_image(*, force: bool = False, report: Report = stderr_report) -> str:
     """Build or reuse the Debian infra image; return its reference.
 
@@ -72,12 +64,6 @@ def ensure_images(
     unknown = sorted(set(wanted) - set(image_refs(loaded)))
     if unknown:
         raise InfraError(f"lab images: unknown component(s) {unknown}; choose from {sorted(image_refs(loaded))}")
-    blocked = sorted({s.module.path for n, s in loaded.services.items() if n in wanted and s.module.blocked})
-    if blocked:
-        raise pins.PinError(
-            f"lab/pins.toml: no usable pin for {', '.join(blocked)} (see 'blocked' there); "
-            "set each module's version to its release commit's pseudo-version, then run 'python -m lab gomod'"
-        )
     refs: dict[str, str] = {}
     with _build_lock() as steps:
         steps.force, steps.report = force, report

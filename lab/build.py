@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from lab import gobuild, gomod, infra, naming, podman, service_image
-from lab import pins as pins_module
-from lab.paths import FILES_DIR, GOMOD_DIR, LAB_DIR
-from lab.pins import Pins, Service
+from lab import gobuild, infra, naming, podman, service_image
+from lab.paths import FILES_DIR, LAB_DIR
+from lab.pins import Module, Pins, Service
 from lab.stamps import Steps, files_digest, step_key
 
 INFRA_SOURCES = (LAB_DIR / "infra.py", LAB_DIR / "rootfs.py", LAB_DIR / "mirror.py", FILES_DIR)
@@ -72,39 +71,49 @@ def _ca_digest() -> str:
 
 @dataclass
 class _GoContext:
-    """What the service steps share: the wrapper module, its digest, and the one download."""
+    """What the service steps share: the toolchain version and each module's downloaded source."""
 
     pins: Pins
     steps: Steps
     cache: Path
-    gomod_dir: Path
-    gomod_digest: str
     go_version: str = ""
+    sources: dict[str, gobuild.ModuleSource] = field(default_factory=dict)
 
-    def ensure_downloaded(self) -> None:
-        """Check the wrapper against the pins and download its modules, once per build."""
-        if self.go_version:
-            return
-        gomod.check(self.pins, self.gomod_dir)
-        self.go_version = gobuild.go_version()
+    def source(self, module: Module) -> gobuild.ModuleSource:
+        """Download (once per build) and verify `module`; copy it into a build tree of its own."""
+        if module.name in self.sources:
+            return self.sources[module.name]
+        self.go_version = self.go_version or gobuild.go_version()
+        found: list[gobuild.ModuleSource] = []
+        tree = self.tree(module)
+
+        def fetch() -> None:
+            found.append(gobuild.download(module, self.cache / "scratch"))
+            gobuild.prepare_tree(found[0], tree)
+
         self.steps.run(
-            "go mod download",
-            step_key("go mod download", self.gomod_digest, self.go_version),
-            build=lambda: gobuild.download(self.gomod_dir),
-            exists=lambda: True,
+            f"go mod download {module.name}",
+            step_key("go mod download", module.path, module.version, module.sum),
+            build=fetch,
+            exists=(tree / "go.mod").is_file,
         )
+        if not found:  # the tree is current: read the go.mod it was copied with
+            found.append(gobuild.ModuleSource(module, tree, (tree / "go.mod").read_text(encoding="utf-8")))
+        self.sources[module.name] = found[0]
+        return found[0]
+
+    def tree(self, module: Module) -> Path:
+        """The module's private build tree."""
+        return source_tree(self.cache, module)
 
 
 def _ensure_service(ctx: _GoContext, service: Service, ref: str) -> None:
-    pins_module.usable(service.module)
     name, version = service.name, service.module.release
     changes = service_image.image_changes(name)
     build_key = step_key(
         f"go build {name}",
-        ctx.gomod_digest,
         files_digest(GO_SOURCES, root=LAB_DIR),
         json.dumps(asdict(service), sort_keys=True),
-        version,
     )
     image_key = step_key(
         f"image {name}", build_key, files_digest(IMAGE_SOURCES, root=LAB_DIR), _ca_digest(), json.dumps(changes)
@@ -114,12 +123,13 @@ def _ensure_service(ctx: _GoContext, service: Service, ref: str) -> None:
         ctx.steps.skip(f"image {name}")
         return
 
-    ctx.ensure_downloaded()
-    binary = ctx.cache / "bin" / f"{name}-{version}"
+    source = ctx.source(service.module)
+    tree = ctx.tree(service.module)
+    binary = binary_path(ctx.cache, service)
     ctx.steps.run(
         f"go build {name}",
         step_key(build_key, ctx.go_version),
-        build=lambda: gobuild.build(ctx.gomod_dir, service, version, binary),
+        build=lambda: gobuild.build(tree, source, service, binary),
         exists=binary.is_file,
     )
     labels = {
@@ -131,8 +141,7 @@ def _ensure_service(ctx: _GoContext, service: Service, ref: str) -> None:
 
     def make_image() -> None:
         tarball = ctx.cache / "images" / f"{name}.tar"
-        res = gobuild.module_dir(ctx.gomod_dir, service.module.path) / service.res
-        service_image.write_rootfs_tar(name, binary, res, tarball)
+        service_image.write_rootfs_tar(name, binary, tree / service.res, tarball)
         podman.import_tarball(tarball, ref, changes=changes, labels=labels)
         tarball.unlink()
 
@@ -144,16 +153,26 @@ def _ensure_service(ctx: _GoContext, service: Service, ref: str) -> None:
     )
 
 
-def build_services(
-    pins: Pins, names: list[str], steps: Steps, cache: Path, *, gomod_dir: Path = GOMOD_DIR
-) -> dict[str, str]:
+def source_tree(cache: Path, module: Module) -> Path:
+    """Where the lab keeps `module`'s source: one build context per release module."""
+    return cache / "src" / f"{module.name}@{module.version}"
+
+
+def binary_path(cache: Path, service: Service) -> Path:
+    """Where the lab keeps the built binary of `service`."""
+    return cache / "bin" / f"{service.name}-{service.module.release}"
+
+
+def build_services(pins: Pins, names: list[str], steps: Steps, cache: Path) -> dict[str, str]:
     """Build (or reuse) the images of the EdgeX services `names`; return name → reference.
 
-    Per service: ``go build <name>`` (a static binary in the cache) and ``image <name>`` (``podman
-    import`` of a tiny root filesystem). One ``go mod download`` runs first when anything is stale.
-    A service whose image carries the current key skips both steps.
+    Per module, when anything of it is stale: ``go mod download <module>`` (verified against its
+    pinned sum, copied into a build tree of its own). Per service: ``go build <name>`` (a static
+    binary in the cache, its build list checked against the release's go.mod) and ``image <name>``
+    (``podman import`` of a tiny root filesystem). A service whose image carries the current key
+    skips both steps.
     """
-    ctx = _GoContext(pins, steps, cache, gomod_dir, files_digest([gomod_dir], root=gomod_dir))
+    ctx = _GoContext(pins, steps, cache)
     refs = {name: service_ref(pins, name) for name in names}
     for name in names:
         _ensure_service(ctx, pins.services[name], refs[name])

@@ -10,7 +10,6 @@ LAB_DIR = Path(__file__).resolve().parent
 
 REPO_DIR = LAB_DIR.parent
 PINS_FILE = LAB_DIR / "pins.toml"
-GOMOD_DIR = LAB_DIR / "gomod"
 FILES_DIR = LAB_DIR / "files"
 CONTAINERS_CONF = REPO_DIR / ".ci" / "containers.conf"
 

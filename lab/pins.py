@@ -31,8 +31,8 @@ class Module:
     release: str
     tag: str
     commit: str
-    blocked: str = ""
-    """Why no usable version is known (the proxy refused it); empty when the pin is usable."""
+    sum: str
+    """The ``h1:`` hash of the module's content, as ``go mod download -json`` reports it."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,10 @@ class Service:
     res: str
     tags: tuple[str, ...]
     version_vars: tuple[str, ...]
+    """Set to the module's release: what ``/api/v3/version`` reports."""
+    sdk_version_var: str
+    """Set to the version of `sdk_module` that the release's go.mod requires; empty for none."""
+    sdk_module: str
     user: str
 
 
@@ -62,7 +66,6 @@ class Infra:
 class Pins:
     """Everything ``lab/pins.toml`` pins, plus a digest of its text."""
 
-    edgex_version: str
     infra: Infra
     modules: dict[str, Module]
     services: dict[str, Service]
@@ -119,19 +122,6 @@ def _texts(data: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
 
 def _module(name: str, data: dict[str, Any]) -> Module:
     where = f"modules.{name}"
-    blocked = data.get("blocked", "")
-    if not isinstance(blocked, str):
-        raise PinError(f"lab/pins.toml: [{where}] blocked must be a string (the reason); fix it")
-    if blocked:
-        return Module(
-            name=name,
-            path=_text(data, "path", where),
-            version=str(data.get("version", "")),
-            release=_text(data, "release", where),
-            tag=_text(data, "tag", where),
-            commit=str(data.get("commit", "")),
-            blocked=blocked,
-        )
     module = Module(
         name=name,
         path=_text(data, "path", where),
@@ -139,9 +129,17 @@ def _module(name: str, data: dict[str, Any]) -> Module:
         release=_text(data, "release", where),
         tag=_text(data, "tag", where),
         commit=_text(data, "commit", where),
+        sum=_text(data, "sum", where),
     )
     if not re.fullmatch(r"[0-9a-f]{40}", module.commit):
         raise PinError(f"lab/pins.toml: [{where}] commit {module.commit!r} is not a 40-char sha; write the full sha")
+    if not module.sum.startswith("h1:"):
+        raise PinError(
+            f"lab/pins.toml: [{where}] sum {module.sum!r} is not an h1: hash; "
+            f"write the Sum that 'go mod download -json {module.path}@{module.version}' prints"
+        )
+    if module.tag != f"v{module.release}":
+        raise PinError(f"lab/pins.toml: [{where}] tag {module.tag!r} does not name release {module.release!r}; fix one")
     if SEMVER.match(module.version) is None:
         check_pseudo_version(module.version, commit=module.commit, subject=f"lab/pins.toml [{where}]")
     return module
@@ -155,6 +153,9 @@ def _service(name: str, data: dict[str, Any], modules: dict[str, Module]) -> Ser
             f"lab/pins.toml: [{where}] module {module_name!r} is not one of {sorted(modules)}; "
             "add a [modules.<name>] table or fix the name"
         )
+    sdk_version_var, sdk_module = str(data.get("sdk_version_var", "")), str(data.get("sdk_module", ""))
+    if bool(sdk_version_var) != bool(sdk_module):
+        raise PinError(f"lab/pins.toml: [{where}] sdk_version_var and sdk_module go together; set both or neither")
     return Service(
         name=name,
         module=modules[module_name],
@@ -162,17 +163,10 @@ def _service(name: str, data: dict[str, Any], modules: dict[str, Module]) -> Ser
         res=_text(data, "res", where),
         tags=_texts(data, "tags", where),
         version_vars=_texts(data, "version_vars", where),
+        sdk_version_var=sdk_version_var,
+        sdk_module=sdk_module,
         user=_text(data, "user", where, default="0:0"),
     )
-
-
-def usable(module: Module) -> None:
-    """Raise `PinError` if `module` has no usable pin (it is marked blocked)."""
-    if module.blocked:
-        raise PinError(
-            f"lab/pins.toml: {module.path} {module.release} has no usable pin: {module.blocked}; "
-            f"set [modules.{module.name}] version to the release commit's pseudo-version and drop 'blocked'"
-        )
 
 
 def parse(text: str) -> Pins:
@@ -181,7 +175,6 @@ def parse(text: str) -> Pins:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise PinError(f"lab/pins.toml: not valid TOML ({err}); fix the syntax") from err
-    edgex = _table(data, "edgex", "")
     infra_data = _table(data, "infra", "")
     infra = Infra(
         suite=_text(infra_data, "suite", "infra"),
@@ -194,7 +187,6 @@ def parse(text: str) -> Pins:
         name: _service(name, body, modules) for name, body in _table(data, "services", "", optional=True).items()
     }
     return Pins(
-        edgex_version=_text(edgex, "version", "edgex"),
         infra=infra,
         modules=modules,
         services=services,

@@ -8,7 +8,8 @@ import uuid
 import pytest
 
 import lab
-from lab import naming, podman
+from lab import build, gobuild, naming, pins, podman
+from lab.paths import cache_dir
 
 pytestmark = pytest.mark.needs_podman
 
@@ -38,10 +39,26 @@ def test_infra_image_serves_postgres_with_the_edgex_database() -> None:
         podman.podman(["rm", "-f", "-t", "2", name], check=False, timeout_s=60)
 
 
-@pytest.mark.parametrize("component", [c for c in lab.image_refs() if c != naming.INFRA])
+SERVICES = [c for c in lab.image_refs() if c != naming.INFRA]
+
+
+@pytest.mark.parametrize("component", SERVICES)
 def test_service_image_starts_and_prints_its_usage(component: str) -> None:
-    ref = lab.image_refs()[component]
-    if not podman.image_exists(ref):
-        pytest.skip(f"{ref} is not built (python -m lab images; see 'blocked' in lab/pins.toml)")
+    ref = lab.ensure_images(only=[component])[component]
     done = podman.podman(["run", "--rm", "--network", "none", ref, "-h"], check=False, timeout_s=60)
     assert "Usage:" in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("component", SERVICES)
+def test_service_binary_links_exactly_what_its_release_go_mod_requires(component: str) -> None:
+    lab.ensure_images(only=[component])
+    service = pins.load().services[component]
+    binary = build.binary_path(cache_dir(), service)
+    assert binary.is_file(), f"{binary} is gone while its image is current; rebuild: python -m lab images --force"
+    go_mod = (build.source_tree(cache_dir(), service.module) / "go.mod").read_text()
+    linked, required = gobuild.build_list(binary), gobuild.requirements(go_mod)
+    assert "github.com/edgexfoundry/go-mod-core-contracts/v4" in linked
+    differing = {
+        path: (version, required.get(path)) for path, version in linked.items() if required.get(path) != version
+    }
+    assert differing == {}, f"{component}: linked (version, go.mod's) differ: {differing}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import lab
 import manifests
+from lab import pins
 
 
 def test_every_lab_reference_in_the_manifest_is_one_the_lab_builds() -> None:
@@ -12,3 +13,22 @@ def test_every_lab_reference_in_the_manifest_is_one_the_lab_builds() -> None:
     wanted = set(manifests.image_refs(objects).values())
     assert wanted <= built, f"the manifest wants lab images the builder does not make: {sorted(wanted - built)}"
     assert wanted == built, f"the builder makes images the manifest never uses: {sorted(built - wanted)}"
+
+
+def test_every_edgex_image_is_the_published_release_the_lab_builds() -> None:
+    info = manifests.release_info("4.0")
+    loaded = pins.load()
+    for service in info.services:
+        refs = info.images[service.container]
+        upstream_tag, lab_tag = refs.upstream.rpartition(":")[2], refs.lab.rpartition(":")[2]
+        module = loaded.services[service.name].module
+        assert upstream_tag == lab_tag == module.release == info.edgex_version, service.name
+        assert module.tag == f"v{upstream_tag}", f"{service.name}: the upstream tag is the module's release tag"
+        assert refs.upstream == f"edgexfoundry/{service.name}:{upstream_tag}"
+
+
+def test_third_party_images_are_the_ones_edgex_compose_v4_0_1_pins() -> None:
+    images = manifests.release_info("4.0").images
+    assert images["database"].upstream == "postgres:18.1-alpine3.22"
+    assert images["mqtt-broker"].upstream == "eclipse-mosquitto:2.0.22"
+    assert images["gateway"].upstream == "nginx:1.29.3-alpine3.22-slim"

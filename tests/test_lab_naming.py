@@ -33,7 +33,7 @@ def test_image_refs_name_every_component_with_its_release() -> None:
     refs = image_refs(pins.load())
     assert next(iter(refs)) == "infra"
     assert refs["infra"] == "localhost/edgex-smoke-lab/infra:bookworm"
-    assert refs["core-data"] == "localhost/edgex-smoke-lab/core-data:4.0.2"
+    assert refs["core-data"] == "localhost/edgex-smoke-lab/core-data:4.0.1"
     assert set(refs) == {
         "infra",
         "core-data",

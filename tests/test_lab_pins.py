@@ -4,15 +4,13 @@ import textwrap
 
 import pytest
 
-from lab import EDGEX_VERSION, pins
+from lab import pins
 from lab.pins import PinError, check_pseudo_version
 
 SHA = "93517cc9be75f0d1e27fcce786eddade622644b5"
 
 GOOD = textwrap.dedent(
     f"""
-    [edgex]
-    version = "4.0.2"
     [infra]
     suite = "bookworm"
     tag = "bookworm"
@@ -23,6 +21,7 @@ GOOD = textwrap.dedent(
     release = "4.0.2"
     tag = "v4.0.2"
     commit = "{SHA}"
+    sum = "h1:LJzg6zyhx3utL2/4nphLOghSj/KhtLz5oVmmCs7/exg="
     [services.core-data]
     module = "edgex-go"
     package = "github.com/edgexfoundry/edgex-go/cmd/core-data"
@@ -69,7 +68,6 @@ def test_parse_reads_modules_services_and_infra() -> None:
     assert service.module is loaded.modules["edgex-go"]
     assert service.tags == ("no_openziti", "non_delayedstart")
     assert loaded.infra.variant == "minbase"
-    assert loaded.edgex_version == "4.0.2"
     assert len(loaded.digest) == 64
 
 
@@ -93,17 +91,31 @@ def test_parse_accepts_a_tagged_semver_module() -> None:
     assert pins.parse(text).modules["edgex-go"].version == "v4.0.2"
 
 
-def test_blocked_module_parses_but_is_not_usable() -> None:
-    text = GOOD.replace('version = "v0.0.0-20260525061200-93517cc9be75"', 'version = ""\nblocked = "proxy says 403"')
-    module = pins.parse(text).modules["edgex-go"]
-    assert module.blocked == "proxy says 403"
-    with pytest.raises(PinError, match="no usable pin: proxy says 403"):
-        pins.usable(module)
+def test_parse_rejects_a_sum_that_is_not_an_h1_hash() -> None:
+    with pytest.raises(PinError, match=r"sum 'sha256:00' is not an h1: hash; write the Sum that 'go mod download"):
+        pins.parse(GOOD.replace('sum = "h1:LJzg6zyhx3utL2/4nphLOghSj/KhtLz5oVmmCs7/exg="', 'sum = "sha256:00"'))
+
+
+def test_parse_rejects_a_module_without_a_sum() -> None:
+    with pytest.raises(PinError, match=r"\[modules.edgex-go\] sum is missing"):
+        pins.parse(GOOD.replace('sum = "h1:LJzg6zyhx3utL2/4nphLOghSj/KhtLz5oVmmCs7/exg="', ""))
+
+
+def test_parse_rejects_a_tag_that_names_another_release() -> None:
+    with pytest.raises(PinError, match=r"tag 'v4\.0\.1' does not name release '4\.0\.2'"):
+        pins.parse(GOOD.replace('tag = "v4.0.2"', 'tag = "v4.0.1"'))
+
+
+def test_parse_wants_sdk_version_var_and_sdk_module_together() -> None:
+    text = GOOD.replace(
+        'version_vars = ["github.com/edgexfoundry/edgex-go.Version"]', 'version_vars = []\nsdk_module = "x"'
+    )
+    with pytest.raises(PinError, match="sdk_version_var and sdk_module go together"):
+        pins.parse(text)
 
 
 def test_repository_pins_are_consistent() -> None:
     loaded = pins.load()
-    assert loaded.edgex_version == EDGEX_VERSION
     assert set(loaded.services) == {
         "core-data",
         "core-metadata",
@@ -117,4 +129,5 @@ def test_repository_pins_are_consistent() -> None:
         assert "no_openziti" in service.tags
         assert service.version_vars
         assert service.module.release.startswith("4.0.")
+        assert (service.sdk_module != "") == service.name.startswith("device-")
     assert "postgresql-15" in loaded.infra.packages

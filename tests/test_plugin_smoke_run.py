@@ -42,7 +42,7 @@ def test_missing_images_stop_at_preflight_with_one_line_and_a_report(tmp_path: P
     preflight = [line for line in output.splitlines() if "edgex-smoke preflight:" in line]
     assert len(preflight) == 1, output
     assert "podman: 9 image(s) missing and not pullable: " in preflight[0]
-    assert f"{mirror}/edgexfoundry/core-data:4.0.2" in preflight[0]
+    assert f"{mirror}/edgexfoundry/core-data:4.0.1" in preflight[0]
     assert "choose --images lab" in preflight[0]
 
     reports = list(tmp_path.glob("*.json"))

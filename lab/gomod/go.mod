@@ -1,3 +1,0 @@
-module edgex-smoke.invalid/lab
-
-go 1.25.0
