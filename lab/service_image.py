@@ -18,8 +18,8 @@ STANDARD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 HOST_BUSYBOX = Path("/bin/busybox")
 """From Debian's busybox-static (.ci/host-packages): one static binary, no libraries to copy."""
-BUSYBOX_APPLETS = ("sh", "test", "cat", "ls", "ps")
-"""The commands testinfra and a human debugging a container reach for."""
+BUSYBOX_APPLETS = ("sh", "test", "cat", "ls", "ps", "grep", "wget", "sleep", "date", "timeout")
+"""The commands testinfra, manifests/releases/*/wait-for.sh and a human debugging a container reach for."""
 MTIME = 0
 
 ETC_FILES = {

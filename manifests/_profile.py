@@ -18,6 +18,7 @@ PROFILE_FILE = "release.yaml"
 POD_FILE = "pod.yaml"
 COMMON_CONFIG_FILE = "common-configuration.yaml"
 BROKER_CONFIG_FILE = "mosquitto.conf"
+START_SCRIPT_FILE = "wait-for.sh"
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 

@@ -35,9 +35,11 @@ POD_NAME = "edgex"
 COMMON_CONFIGMAP = "edgex-common-config"
 GATEWAY_CONFIGMAP = "edgex-gateway-config"
 BROKER_CONFIGMAP = "edgex-broker-config"
+START_CONFIGMAP = "edgex-start"
 COMMON_CONFIG_KEY = "configuration.yaml"
 GATEWAY_CONFIG_KEY = "nginx.conf"
 BROKER_CONFIG_KEY = "mosquitto.conf"
+START_SCRIPT_KEY = "wait-for.sh"
 
 GATEWAY_HTTP_PORT = 8000
 GATEWAY_MQTT_PORT = 1884
@@ -220,7 +222,7 @@ def render(
         gateway_mqtt_port: The gateway's MQTT port (hostPort and containerPort).
 
     Returns:
-        The ConfigMaps (common config, gateway, broker), then the Pod.
+        The ConfigMaps (common config, gateway, broker, start script), then the Pod.
 
     Raises:
         ManifestError: An unknown or unavailable value, or an invalid data file.
@@ -249,6 +251,7 @@ def render(
             gateway_config(release, http_port=gateway_http_port, mqtt_port=gateway_mqtt_port),
         ),
         _configmap(BROKER_CONFIGMAP, BROKER_CONFIG_KEY, _files.read_text(info.directory / _profile.BROKER_CONFIG_FILE)),
+        _configmap(START_CONFIGMAP, START_SCRIPT_KEY, _files.read_text(info.directory / _profile.START_SCRIPT_FILE)),
     ]
     return [_labelled(obj, labels) for obj in [*configmaps, pod]]
 

@@ -24,8 +24,8 @@ K8S_VERSIONS = ("1.27", kubernetes_validate.latest_version())
 CONTAINERS = (
     "database",
     "mqtt-broker",
-    "core-data",
     "core-metadata",
+    "core-data",
     "core-command",
     "device-virtual",
     "device-rest",
@@ -39,7 +39,7 @@ REQUIRED_LABELS = {
     "app.kubernetes.io/part-of": "edgex",
     "app.kubernetes.io/managed-by": "edgex-smoke",
 }
-CONFIGMAPS = ("edgex-common-config", "edgex-gateway-config", "edgex-broker-config")
+CONFIGMAPS = ("edgex-common-config", "edgex-gateway-config", "edgex-broker-config", "edgex-start")
 
 
 def _render(
@@ -135,8 +135,8 @@ def test_kubeedge_style_patch_keeps_manifest_valid() -> None:
 @pytest.mark.parametrize(("release", "distro", "images"), COMBINATIONS)
 def test_manifest_is_configmaps_then_one_pod(release: str, distro: str, images: str) -> None:
     objects = _render(images, release=release, distro=distro)
-    assert [obj["kind"] for obj in objects] == ["ConfigMap", "ConfigMap", "ConfigMap", "Pod"]
-    assert tuple(obj["metadata"]["name"] for obj in objects[:3]) == CONFIGMAPS
+    assert [obj["kind"] for obj in objects] == ["ConfigMap", "ConfigMap", "ConfigMap", "ConfigMap", "Pod"]
+    assert tuple(obj["metadata"]["name"] for obj in objects[:-1]) == CONFIGMAPS
     pod = _pod(objects)
     assert pod["metadata"]["name"] == "edgex"
     assert "namespace" not in pod["metadata"]  # the driver decides
@@ -180,7 +180,9 @@ def test_edgex_containers_run_without_provider_registry_or_secret_store(release:
     for name in EDGEX_CONTAINERS:
         container = containers[name]
         assert _env(container).items() >= EDGEX_ENV.items(), name
-        assert "command" not in container, f"{name}: upstream ENTRYPOINT must stay"
+        # The upstream ENTRYPOINT (/<service>) is exec'd by the start-order wrapper, with the args appended.
+        assert container["command"][:2] == ["/bin/sh", "/etc/edgex-smoke/start/wait-for.sh"], name
+        assert container["command"][-2:] == ["--", f"/{name}"], name
         flag, path = container["args"]
         assert flag in ("-cc", "--commonConfig")
         common = yaml.safe_load(_mounted_file(objects, container, path))
@@ -191,7 +193,6 @@ def test_edgex_containers_run_without_provider_registry_or_secret_store(release:
 def test_device_mqtt_bus_client_id_is_distinct(release: str, distro: str, images: str) -> None:
     env = _env(_containers(_render(images, release=release, distro=distro))["device-mqtt"])
     assert env["MESSAGEBUS_OPTIONAL_CLIENTID"] == "device-mqtt-bus"
-    assert env["MQTTBROKERINFO_CLIENTID"] not in ("device-mqtt", env["MESSAGEBUS_OPTIONAL_CLIENTID"])
 
 
 @pytest.mark.parametrize(("release", "distro", "images"), COMBINATIONS)
@@ -246,7 +247,7 @@ def test_upstream_images_are_the_catalog_names_fully_qualified_on_docker_hub() -
         "database": "docker.io/library/postgres:18.1-alpine3.22",
         "mqtt-broker": "docker.io/library/eclipse-mosquitto:2.0.22",
         "gateway": "docker.io/library/nginx:1.29.3-alpine3.22-slim",
-        **{name: f"docker.io/edgexfoundry/{name}:4.0.2" for name in EDGEX_CONTAINERS},
+        **{name: f"docker.io/edgexfoundry/{name}:4.0.1" for name in EDGEX_CONTAINERS},
     }
     assert {c["imagePullPolicy"] for c in containers.values()} == {"IfNotPresent"}
     assert containers["database"]["args"] == ["postgres", "-c", "listen_addresses=localhost"]
@@ -258,10 +259,8 @@ def test_lab_images_are_local_and_never_pulled() -> None:
     containers = _containers(objects)
     for name, container in containers.items():
         assert container["imagePullPolicy"] == "Never", name
-        # device-rest and device-mqtt are pinned to their 4.0.1 modules (lab/pins.toml), as in edgex-facts §12.
-        tag = "4.0.1" if name in ("device-rest", "device-mqtt") else "4.0.2"
         expected = (
-            f"localhost/edgex-smoke-lab/{name}:{tag}"
+            f"localhost/edgex-smoke-lab/{name}:4.0.1"
             if name in EDGEX_CONTAINERS
             else "localhost/edgex-smoke-lab/infra:bookworm"
         )
@@ -291,7 +290,7 @@ def test_mirror_prefix_rewrites_docker_hub_paths(prefix: str, reference: str, ex
 def test_mirror_images_render_below_the_prefix() -> None:
     upstream = manifests.image_refs(_render("upstream"))
     mirrored = manifests.image_refs(_render(MIRROR + "/"))  # a trailing slash is tolerated
-    assert mirrored["core-data"] == "mirror.example:5000/edge/edgexfoundry/core-data:4.0.2"
+    assert mirrored["core-data"] == "mirror.example:5000/edge/edgexfoundry/core-data:4.0.1"
     assert mirrored["database"] == "mirror.example:5000/edge/library/postgres:18.1-alpine3.22"
     assert all(mirrored[name] == f"{MIRROR}/{ref.removeprefix('docker.io/')}" for name, ref in upstream.items())
     assert {c["imagePullPolicy"] for c in _containers(_render(MIRROR)).values()} == {"IfNotPresent"}
@@ -330,7 +329,7 @@ def test_image_source_parse_rejects_unknown_forms(value: str) -> None:
 
 def test_release_info_lists_services_ports_and_routes() -> None:
     info = manifests.release_info("4.0")
-    assert (info.edgex_version, info.api_version) == ("4.0.2", "v3")
+    assert (info.edgex_version, info.api_version) == ("4.0.1", "v3")
     assert info.ports == {
         "core-data": 59880,
         "core-metadata": 59881,

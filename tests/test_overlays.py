@@ -63,7 +63,7 @@ def test_overlay_renders_and_validates_against_kubernetes_schema(
     distro: str, release: str, images: str, k8s_version: str
 ) -> None:
     objects = _render_objects(distro, images, release=release)
-    assert [obj["kind"] for obj in objects] == ["ConfigMap", "ConfigMap", "ConfigMap", "Pod"]
+    assert [obj["kind"] for obj in objects] == ["ConfigMap", "ConfigMap", "ConfigMap", "ConfigMap", "Pod"]
     for obj in objects:
         kubernetes_validate.validate(obj, k8s_version, strict=True)
 
