@@ -10,6 +10,16 @@ PYTEST_ARGS ?=
 DISTROS := podman,k8s,k3s,microk8s,kubeedge
 RELEASES := 4.0
 
+# The Go module proxy of the lab builds: ../shared/goproxy, a file-based proxy that serves the EdgeX
+# service modules the default proxy refuses, goes first whenever it exists next to the checkout; then
+# the toolchain's own GOPROXY. A user whose proxy serves those modules needs neither.
+SHARED_GOPROXY := $(abspath $(CURDIR)/../shared/goproxy)
+ifneq ($(wildcard $(SHARED_GOPROXY)/.),)
+ifeq ($(findstring file://$(SHARED_GOPROXY),$(GOPROXY)),)
+export GOPROXY := file://$(SHARED_GOPROXY),$(or $(shell go env GOPROXY 2>/dev/null),off)
+endif
+endif
+
 # Hosts with cgroup v1 hybrid and no CAP_SYS_RESOURCE (like the CI machines) need runc and capped ulimits.
 ifneq ($(wildcard /sys/fs/cgroup/unified/.),)
 export CONTAINERS_CONF ?= $(CURDIR)/.ci/containers.conf
@@ -17,13 +27,19 @@ endif
 
 .PHONY: smoke test unit lint bench lab-images lab-cluster lab-cluster-down table publish host-packages venv clean
 
+# IMAGES=lab builds (or reuses) the lab images first; IMAGES=auto tries to, and the run then uses
+# upstream images if they can be pulled, else the lab images. The harness never builds images itself.
 smoke: host-packages venv
+ifeq ($(IMAGES),lab)
+	$(PY) -m lab images
+else ifeq ($(IMAGES),auto)
+	@$(PY) -m lab images || echo "smoke: no lab images; --images auto can only use upstream images" >&2
+endif
 	$(PY) -m pytest suites --distro=$(DISTRO) --images=$(IMAGES) --edgex=$(EDGEX) --provision=$(PROVISION) $(PYTEST_ARGS)
 
-# Lint, then the harness's own tests (real mosquitto, nginx, podman). As root, the lab cluster (a real
-# Kubernetes built here) is started first, so the Kubernetes driver and contract tests run against it, and
-# stopped afterwards if this target started it. The podman smoke suite on lab EdgeX images joins once
-# lab/pins.toml can pin the EdgeX service modules: the Go module proxy refuses them today (lab/README.md).
+# Lint, then the harness's own tests (real mosquitto, nginx, podman, Go, the lab EdgeX images). As root,
+# the lab cluster (a real Kubernetes built here) is started first, so the Kubernetes driver and contract
+# tests run against it, and stopped afterwards if this target started it.
 test: host-packages venv lint
 	@if [ "$$(id -u)" -ne 0 ]; then \
 	  echo "test: not root, so no lab cluster: its live tests skip"; $(PY) -m pytest tests $(PYTEST_ARGS); exit $$?; \

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from reports import describe, show, table
+from reports import describe, gate, show, table
 from reports.errors import ReportError
 from reports.files import load_report
 
@@ -38,7 +38,7 @@ def _parser() -> _Parser:
         description="Smoke-test reports: compatibility table and summaries.",
         allow_abbrev=False,
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{table,show}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{table,show,gate}")
     render = commands.add_parser(
         "table",
         help="Merge reports into the compatibility table (Markdown)",
@@ -69,6 +69,19 @@ def _parser() -> _Parser:
     )
     summary = commands.add_parser("show", help="Print a short summary of one report", allow_abbrev=False)
     summary.add_argument("report", type=Path, metavar="REPORT.json", help="The report file")
+    gatekeeper = commands.add_parser(
+        "gate",
+        help="Exit 0 only if the one report in DIR has the expected outcome (CI)",
+        description="Read the one report a smoke run wrote into DIR and require the expected outcome.",
+        allow_abbrev=False,
+    )
+    gatekeeper.add_argument("directory", type=Path, metavar="DIR", help="The --report-dir of exactly one run")
+    gatekeeper.add_argument("--distro", required=True, help="The distro the run was asked to test")
+    gatekeeper.add_argument("--status", type=int, required=True, help="The run's exit status")
+    gatekeeper.add_argument("--expect", default="passed", choices=("passed", "failed", "infra-error", "interrupted"))
+    gatekeeper.add_argument(
+        "--real-edgex", action="store_true", help="Require answers from real EdgeX services, never the test double"
+    )
     return parser
 
 
@@ -104,6 +117,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "table":
             _table(args, argv)
+        elif args.command == "gate":
+            verdict = gate.check(
+                args.directory, distro=args.distro, status=args.status, expect=args.expect, real_edgex=args.real_edgex
+            )
+            print(f"ci: {verdict}")
         else:
             sys.stdout.write(show.summary(load_report(args.report), args.report))
     except ReportError as err:

@@ -1,0 +1,55 @@
+"""The CI gate: the one report a smoke run wrote says what CI expected, on real EdgeX.
+
+CI gives every smoke run a report directory of its own and then asks the gate about that directory:
+never "the newest report somewhere", which could be an earlier run's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reports import describe
+from reports.errors import ReportError
+from reports.files import load_report
+from reports.schema import RawReport, RunOutcome
+
+
+def _one_report(directory: Path) -> tuple[Path, RawReport]:
+    if not directory.is_dir():
+        raise ReportError(f"{directory}: no such report directory; give the --report-dir the smoke run used")
+    found = sorted(directory.glob("*.json"))
+    if len(found) != 1:
+        names = ", ".join(path.name for path in found) or "none"
+        raise ReportError(
+            f"{directory}: holds {len(found)} reports ({names}), not the one this run should have written; "
+            "give every run a fresh --report-dir"
+        )
+    return found[0], load_report(found[0])
+
+
+def check(directory: Path, *, distro: str, status: int, expect: RunOutcome, real_edgex: bool) -> str:
+    """Return a one-line verdict if the run's report meets the expectation; raise `ReportError` if not.
+
+    Args:
+        directory: The report directory of exactly one run.
+        distro: The distro the run was asked to test.
+        status: The run's exit status; 0 must go with a pass, anything else with another outcome.
+        expect: The outcome CI requires.
+        real_edgex: Require every EdgeX service to have answered with a version, never the test double.
+    """
+    path, report = _one_report(directory)
+    subject = f"{path} ({report['target']['distro']})"
+    if report["target"]["distro"] != distro:
+        raise ReportError(f"{subject}: the report is for {report['target']['distro']!r}, not {distro!r}")
+    if (status == 0) != (report["outcome"] == "passed"):
+        raise ReportError(f"{subject}: exit status {status} does not match outcome {report['outcome']!r}")
+    if report["outcome"] != expect:
+        raise ReportError(f"{subject}: expected {expect}, got {describe.status(report)}")
+    versions = report["edgex"]["versions"]
+    if real_edgex:
+        if describe.is_test_double(report):
+            raise ReportError(f"{subject}: ran the harness's EdgeX test double, never evidence of EdgeX")
+        if not versions:
+            raise ReportError(f"{subject}: no EdgeX service reported its version; EdgeX never answered")
+    released = ", ".join(sorted(set(versions.values()))) or "no EdgeX version"
+    return f"{report['target']['distro']}: {describe.status(report)} on EdgeX {released} ({path.name})"
