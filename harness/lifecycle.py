@@ -154,17 +154,16 @@ class SmokeRun:
         except PreflightError as err:
             if self.options.images != AUTO_IMAGES:
                 raise
+            missing = lab.missing_images()
+            if missing:
+                raise PreflightError(
+                    f"images: upstream images cannot be pulled ({err}) and lab images are missing "
+                    f"({', '.join(missing)}); build them with 'python -m lab images' (make lab-images), "
+                    "or give --images a mirror prefix"
+                ) from err
             self.status.update("upstream images cannot be pulled; using lab images")
             source = "lab"
             objects = self._render(source)
-            if lab.missing_images():
-                self.status.update("building lab images (python -m lab images); the first build takes minutes")
-                try:
-                    lab.ensure_images()
-                except SmokeError as lab_err:
-                    raise PreflightError(
-                        f"images: upstream images cannot be pulled ({err}) and lab images cannot be built ({lab_err})"
-                    ) from lab_err
             self.distro.load_images(self.target, list(manifests.image_refs(objects).values()))
         self.report.set_image_source(source)
         return objects

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from distros import _ownership
 from harness import proc
 from reports import describe
+from reports.schema import RawReport
 from tests import _edgex_double, _servers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,15 +105,29 @@ def test_all_checks_pass_on_the_lab_cluster(double_images: str, tmp_path: Path) 
     assert str(facts["cni"]).startswith("bridge")
 
 
-@pytest.mark.parametrize("source", ["upstream", "auto"])
-def test_upstream_names_never_resolve_to_the_local_double(double_images: str, tmp_path: Path, source: str) -> None:
-    # podman resolves a short name such as edgexfoundry/core-data:4.0.2 to any local image whose name ends
+def test_upstream_names_never_resolve_to_the_local_double(double_images: str, tmp_path: Path) -> None:
+    # podman resolves a short name such as edgexfoundry/core-data:4.0.1 to any local image whose name ends
     # that way, the double's included: a run on upstream images must not find them.
-    done, report = _smoke(tmp_path, "--distro=podman", f"--images={source}")
+    done, report = _smoke(tmp_path, "--distro=podman", "--images=upstream")
     assert done.returncode == 4, done.stdout + done.stderr
     assert report["outcome"] == "infra-error"
-    assert "docker.io/edgexfoundry/core-data:4.0.2" in report["error"]["message"]
+    assert "docker.io/edgexfoundry/core-data:4.0.1" in report["error"]["message"]
     assert report["edgex"]["versions"] == {}
+
+
+def test_auto_images_never_resolve_to_the_local_double(double_images: str, tmp_path: Path) -> None:
+    # auto runs upstream images if they can be pulled, else the lab images if present, else stops at preflight:
+    # whichever this machine allows, never the double's.
+    done, report = _smoke(tmp_path, "--distro=podman", "--images=auto")
+    output = done.stdout + done.stderr
+    assert not describe.is_test_double(cast("RawReport", report)), output
+    refs = [image["ref"] for image in report["edgex"]["images"]]
+    assert not any(double_images in ref for ref in refs), refs
+    if report["outcome"] == "infra-error":
+        assert done.returncode == 4, output
+        assert "lab images are missing" in report["error"]["message"]
+    else:
+        assert report["edgex"]["image_source"] in ("upstream", "lab"), output
 
 
 def test_a_failing_check_is_a_product_failure_with_diagnostics(tmp_path: Path) -> None:
