@@ -2,11 +2,14 @@
 
     python -m benchmarks smoke --distro podman --images lab --runs 3
     python -m benchmarks smoke --distro k8s --provision local --images localhost/edgex-smoke-double
+    python -m benchmarks soak --distro podman --images lab --runs 20 --load 4
     python -m benchmarks cluster --runs 3          # root; the lab cluster must be stopped
 
 `smoke` runs ``pytest suites`` as a user would, once per run, and summarises the phase timings of the
 reports it wrote (median, min, max); a run that did not pass is listed and left out of the figures.
-`cluster` times ``python -m lab.cluster up`` and ``down`` as whole commands. Both print a Markdown
+`soak` repeats clean smoke runs while ``--load`` CPU-bound processes compete for the cores, and adds the
+pass count and every container restart that check a saw (it fails on any). `cluster` times
+``python -m lab.cluster up`` and ``down`` as whole commands. Each prints a Markdown
 table and write the raw figures as JSON next to it (``--out``). Timings on 2 shared cores move by
 tens of percent with other load; state the machine and the load with any figure you quote.
 """
@@ -17,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import tempfile
@@ -33,6 +37,9 @@ from reports.schema import PHASES
 ROOT = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT_S = 1800.0
 SUMMARY_PHASES = (*PHASES, "total")
+RESTARTED = re.compile(r"(?P<container>[\w-]+) restarted (?P<count>\d+)x")
+"""How check a names a container that restarted (suites/test_pod.py)."""
+CPU_HOG = "while True: pass"
 
 
 def _smoke_once(options: Sequence[str], report_dir: Path) -> dict[str, Any]:
@@ -46,7 +53,19 @@ def _smoke_once(options: Sequence[str], report_dir: Path) -> dict[str, Any]:
     if len(reports) != 1:
         raise SystemExit(f"benchmarks smoke: expected one report in {report_dir}, found {len(reports)}")
     report = load_report(reports[0])
-    return {"run_id": report["run_id"], "outcome": report["outcome"], "phases": dict(report["phases"])}
+    restarts: dict[str, int] = {}
+    for check in report["checks"]:
+        if check["id"] == "a":
+            for match in RESTARTED.finditer(check["reason"]):
+                restarts[match["container"]] = int(match["count"])
+    return {
+        "run_id": report["run_id"],
+        "outcome": report["outcome"],
+        "phases": dict(report["phases"]),
+        "versions": dict(report["edgex"]["versions"]),
+        "restarts": restarts,
+        "failed": sorted(f"{c['id']}: {c['reason']}" for c in report["checks"] if c["outcome"] != "passed"),
+    }
 
 
 def _summary(samples: Mapping[str, list[float]]) -> list[str]:
@@ -60,26 +79,74 @@ def _summary(samples: Mapping[str, list[float]]) -> list[str]:
     return lines
 
 
-def smoke(args: argparse.Namespace) -> int:
-    """Repeat the smoke run `args.runs` times; print the phase summary of the runs that passed."""
+def _options(args: argparse.Namespace) -> list[str]:
     options = [f"--distro={args.distro}", f"--images={args.images}", f"--provision={args.provision}"]
     if args.gateway_ports:
         options.append(f"--gateway-ports={args.gateway_ports}")
-    runs: list[dict[str, Any]] = []
-    for index in range(args.runs):
+    return options
+
+
+def _repeat(options: Sequence[str], runs: int) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    for index in range(runs):
         with tempfile.TemporaryDirectory(prefix="edgex-smoke-bench-") as tmp:
             run = _smoke_once(options, Path(tmp))
-        runs.append(run)
-        print(f"run {index + 1}/{args.runs}: {run['outcome']} ({run['run_id']})", file=sys.stderr)
-    passed = [run for run in runs if run["outcome"] == "passed"]
-    samples = {
-        phase: [run["phases"][phase] for run in passed if run["phases"].get(phase) is not None]
+        results.append(run)
+        detail = f"; {'; '.join(run['failed'])}" if run["failed"] else ""
+        print(f"run {index + 1}/{runs}: {run['outcome']} ({run['run_id']}){detail}", file=sys.stderr, flush=True)
+    return results
+
+
+def _phase_samples(runs: Sequence[Mapping[str, Any]]) -> dict[str, list[float]]:
+    return {
+        phase: [run["phases"][phase] for run in runs if run["phases"].get(phase) is not None]
         for phase in SUMMARY_PHASES
     }
+
+
+def smoke(args: argparse.Namespace) -> int:
+    """Repeat the smoke run `args.runs` times; print the phase summary of the runs that passed."""
+    options = _options(args)
+    runs = _repeat(options, args.runs)
+    passed = [run for run in runs if run["outcome"] == "passed"]
     print(f"smoke runs: {' '.join(options)}; {len(passed)}/{len(runs)} passed")
-    print("\n".join(_summary(samples)))
+    print("\n".join(_summary(_phase_samples(passed))))
     _write(args.out, {"command": "smoke", "options": options, "runs": runs})
     return 0 if passed else 1
+
+
+def soak(args: argparse.Namespace) -> int:
+    """Repeat clean smoke runs under `args.load` CPU hogs; print passes, restarts and phase figures."""
+    options = _options(args)
+    with tempfile.TemporaryDirectory(prefix="edgex-smoke-soak-") as tmp:
+        hogs = [
+            proc.start([sys.executable, "-c", CPU_HOG], log_path=Path(tmp) / f"hog-{n}.log") for n in range(args.load)
+        ]
+        try:
+            runs = _repeat(options, args.runs)
+        finally:
+            for hog in hogs:
+                proc.stop(hog, timeout_s=5)
+    passed = [run for run in runs if run["outcome"] == "passed"]
+    restarts: dict[str, int] = {}
+    for run in runs:
+        for container, count in run["restarts"].items():
+            restarts[container] = restarts.get(container, 0) + count
+    versions = sorted({version for run in runs for version in run["versions"].values()})
+    print(
+        f"soak: {' '.join(options)}; {args.load} CPU hog(s) on {os.cpu_count()} CPUs; "
+        f"EdgeX {', '.join(versions) or 'not reached'}"
+    )
+    print(f"{len(passed)}/{len(runs)} passed; container restarts: {_restarts_text(restarts)}")
+    print("\n".join(_summary(_phase_samples(runs))))
+    _write(args.out, {"command": "soak", "options": options, "load": args.load, "runs": runs})
+    return 0 if len(passed) == len(runs) and not restarts else 1
+
+
+def _restarts_text(restarts: Mapping[str, int]) -> str:
+    if not restarts:
+        return "0"
+    return ", ".join(f"{container} {count}" for container, count in sorted(restarts.items()))
 
 
 def _timed(argv: Sequence[str]) -> float:
@@ -111,17 +178,26 @@ def _write(out: Path | None, data: Mapping[str, Any]) -> None:
         print(f"raw figures: {out}", file=sys.stderr)
 
 
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--distro", default="podman")
+    parser.add_argument("--images", required=True, help="as pytest's --images: lab, upstream or a mirror prefix")
+    parser.add_argument("--provision", default="attach", choices=("attach", "local"))
+    parser.add_argument("--gateway-ports", metavar="H:M", help="as pytest's --gateway-ports (default 8000:1884)")
+    parser.add_argument("--out", type=Path, help="write the raw figures as JSON here")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     runner = commands.add_parser("smoke", help="repeat a smoke run and summarise its phases")
-    runner.add_argument("--distro", default="podman")
-    runner.add_argument("--images", required=True, help="as pytest's --images: lab, upstream or a mirror prefix")
-    runner.add_argument("--provision", default="attach", choices=("attach", "local"))
-    runner.add_argument("--gateway-ports", metavar="H:M", help="as pytest's --gateway-ports (default 8000:1884)")
+    _run_options(runner)
     runner.add_argument("--runs", type=int, default=3)
-    runner.add_argument("--out", type=Path, help="write the raw figures as JSON here")
     runner.set_defaults(handler=smoke)
+    soaker = commands.add_parser("soak", help="repeat clean smoke runs under CPU load; count passes and restarts")
+    _run_options(soaker)
+    soaker.add_argument("--runs", type=int, default=20)
+    soaker.add_argument("--load", type=int, default=4, help="CPU-bound processes to run alongside (default 4)")
+    soaker.set_defaults(handler=soak)
     starter = commands.add_parser("cluster", help="time lab cluster up and down (root)")
     starter.add_argument("--runs", type=int, default=3)
     starter.add_argument("--out", type=Path, help="write the raw figures as JSON here")
@@ -134,6 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.runs < 1:
         raise SystemExit(f"benchmarks: --runs {args.runs} is not a positive number of runs; use --runs 3")
+    if getattr(args, "load", 0) < 0:
+        raise SystemExit(f"benchmarks soak: --load {args.load} is negative; use --load 4 (CPU hogs) or 0")
     return int(args.handler(args))
 
 
