@@ -174,7 +174,7 @@ class SmokeRun:
         gateway = GatewayClient(endpoints.gateway_url)
         release = manifests.release_info(self.options.release)
         services = tuple(service.name for service in release.services)
-        self._wait_pings(gateway, services)
+        self._wait_pings(target, deployment, gateway, services)
         for service in services:
             self.report.set_version(service, gateway.version(service))
         images = manifests.image_refs(objects) if objects else {}
@@ -188,24 +188,46 @@ class SmokeRun:
         image_digests: Any = getattr(self.distro, "image_digests", None)
         return dict(image_digests(refs)) if callable(image_digests) else {}
 
-    def _wait_pings(self, gateway: GatewayClient, services: tuple[str, ...]) -> None:
+    def _wait_pings(
+        self, target: Target, deployment: Deployment, gateway: GatewayClient, services: tuple[str, ...]
+    ) -> None:
         started = time.monotonic()
+        silent = list(services)
 
         def all_answer() -> bool:
-            answering = [service for service in services if _answers_ping(gateway, service)]
+            silent[:] = [service for service in services if not _answers_ping(gateway, service)]
+            answering = len(services) - len(silent)
             self.status.update(
-                f"waiting for {len(answering)}/{len(services)} services to answer ping through the gateway "
+                f"waiting for {answering}/{len(services)} services to answer ping through the gateway "
                 f"({time.monotonic() - started:.0f} s)"
             )
-            return len(answering) == len(services)
+            return not silent
 
-        wait_for(
-            all_answer,
-            timeout_s=self.options.ready_timeout_s,
-            what=f"gateway: /api/v3/ping of {', '.join(services)} at {gateway.base_url}",
-            error=ProductError,
-            fix="see the container logs in the diagnostics",
-        )
+        try:
+            wait_for(
+                all_answer,
+                timeout_s=self.options.ready_timeout_s,
+                what=f"gateway: /api/v3/ping at {gateway.base_url}",
+                error=ProductError,
+            )
+        except ProductError as err:
+            raise ProductError(
+                f"gateway at {gateway.base_url}: {', '.join(silent)} did not answer /api/v3/ping within "
+                f"{self.options.ready_timeout_s:g} s ({len(services) - len(silent)}/{len(services)} answered); "
+                f"containers: {self._container_summary(target, deployment)}; see their logs in the diagnostics"
+            ) from err
+
+    def _container_summary(self, target: Target, deployment: Deployment) -> str:
+        try:
+            states = self.distro.containers(target, deployment)
+        except SmokeError as err:
+            return f"state unknown ({err})"
+        troubled = [
+            f"{s.name} {s.state}, {s.restarts} restart(s)" + (f", exit code {s.exit_code}" if s.exit_code else "")
+            for s in states
+            if s.restarts or not s.ready
+        ]
+        return "; ".join(troubled) or f"all {len(states)} running, none restarted"
 
     def _wait_first_event(self, live: LiveEdgeX) -> bool:
         """Wait for any EdgeX event through the gateway's MQTT route; True if one arrived."""

@@ -1,8 +1,8 @@
 """SmokeRun's phases with a distro test double, the EdgeX gateway test double and a real mosquitto.
 
-No EdgeX can run here (the lab images are blocked), so this is where provision → apply → ready →
-first_event → teardown and the report they fill are exercised end to end. The doubles stand in
-for the target and for EdgeX only; the broker, the MQTT client and the HTTP client are real.
+This is where provision → apply → ready → first_event → teardown and the report they fill are
+exercised fast, with faults a real EdgeX cannot be asked for. The doubles stand in for the target
+and for EdgeX only; the broker, the MQTT client and the HTTP client are real.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class DistroDouble:
     name: ClassVar[str] = "double"
     endpoints_value: Endpoints
     calls: list[str] = field(default_factory=list)
+    states: list[ContainerState] = field(default_factory=list)
 
     def preflight(self, images: Sequence[str]) -> None:
         self.calls.append(f"preflight {len(images)}")
@@ -66,7 +67,7 @@ class DistroDouble:
         self.calls.append("wait_deployed")
 
     def containers(self, target: Target, deployment: Deployment) -> list[ContainerState]:
-        return []
+        return list(self.states)
 
     def endpoints(self, target: Target, deployment: Deployment) -> Endpoints:
         return self.endpoints_value
@@ -153,9 +154,16 @@ def test_a_silent_service_fails_ready_naming_it(
 ) -> None:
     gateway.down_services.add("device-mqtt")
     run, _ = _run(tmp_path, gateway, mosquitto_port, ready_timeout_s=2)
+    run.distro.states = [  # type: ignore[attr-defined]
+        ContainerState(name="core-data", state="running", ready=True, restarts=0),
+        ContainerState(name="device-mqtt", state="exited", ready=False, restarts=3, exit_code=1),
+    ]
     with pytest.raises(ProductError) as caught:
         run.start()
-    assert "device-mqtt" in str(caught.value)
+    assert str(caught.value) == (
+        f"gateway at {gateway.base_url}: device-mqtt did not answer /api/v3/ping within 2 s (5/6 answered); "
+        "containers: device-mqtt exited, 3 restart(s), exit code 1; see their logs in the diagnostics"
+    )
     assert run.current_phase == "ready"
     run.finish(failed=True)
     assert "collect_diagnostics" in run.distro.calls  # type: ignore[attr-defined]
