@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -40,6 +41,8 @@ SUMMARY_PHASES = (*PHASES, "total")
 RESTARTED = re.compile(r"(?P<container>[\w-]+) restarted (?P<count>\d+)x")
 """How check a names a container that restarted (suites/test_pod.py)."""
 CPU_HOG = "while True: pass"
+FAILED_RUNS_DIR = ROOT / "reports" / "out" / "bench-failed"
+"""Where the report directories (diagnostics included) of runs that did not pass are kept."""
 
 
 def _smoke_once(options: Sequence[str], report_dir: Path) -> dict[str, Any]:
@@ -64,7 +67,7 @@ def _smoke_once(options: Sequence[str], report_dir: Path) -> dict[str, Any]:
         "phases": dict(report["phases"]),
         "versions": dict(report["edgex"]["versions"]),
         "restarts": restarts,
-        "failed": sorted(f"{c['id']}: {c['reason']}" for c in report["checks"] if c["outcome"] != "passed"),
+        "failed": [f"{c['id']}: {c['reason']}" for c in report["checks"] if c["outcome"] != "passed"],
     }
 
 
@@ -87,13 +90,21 @@ def _options(args: argparse.Namespace) -> list[str]:
 
 
 def _repeat(options: Sequence[str], runs: int) -> list[dict[str, Any]]:
+    """Run `runs` smoke runs; keep the report directory (diagnostics included) of every run that did not pass."""
     results: list[dict[str, Any]] = []
     for index in range(runs):
         with tempfile.TemporaryDirectory(prefix="edgex-smoke-bench-") as tmp:
             run = _smoke_once(options, Path(tmp))
+            if run["outcome"] != "passed":
+                kept = FAILED_RUNS_DIR / run["run_id"]
+                shutil.copytree(tmp, kept, dirs_exist_ok=True)
+                run["kept"] = str(kept)
         results.append(run)
-        detail = f"; {'; '.join(run['failed'])}" if run["failed"] else ""
-        print(f"run {index + 1}/{runs}: {run['outcome']} ({run['run_id']}){detail}", file=sys.stderr, flush=True)
+        reasons = sorted(set(run["failed"]))
+        detail = f"; {len(run['failed'])} check(s) not passed: {' | '.join(reasons)}" if reasons else ""
+        kept_text = f"; kept in {run['kept']}" if "kept" in run else ""
+        line = f"run {index + 1}/{runs}: {run['outcome']} ({run['run_id']}){detail}{kept_text}"
+        print(line, file=sys.stderr, flush=True)
     return results
 
 
