@@ -22,12 +22,14 @@ from manifests._render import (
     GATEWAY_MQTT_PORT,
     PLANNED_SECURITY_MODES,
     POD_NAME,
+    RESERVED_PORTS_SYSCTL,
     RUN_ID_LABEL,
     SECURITY_MODES,
     available_overlays,
     gateway_config,
     image_refs,
     render,
+    reserved_ports,
     to_yaml,
 )
 
@@ -50,6 +52,7 @@ __all__ = [
     "PLANNED_SECURITY_MODES",
     "POD_NAME",
     "RELEASES",
+    "RESERVED_PORTS_SYSCTL",
     "RUN_ID_LABEL",
     "SECURITY_MODES",
     "Endpoint",
@@ -62,6 +65,7 @@ __all__ = [
     "mirror_reference",
     "release_info",
     "render",
+    "reserved_ports",
     "runtime_reference",
     "to_yaml",
 ]

@@ -4,7 +4,8 @@ Steps, each from one data file (see manifests/README.md):
 
 1. `releases/<release>/pod.yaml`, the distro-neutral pod;
 2. the gateway's ports from the renderer's parameters (containerPort = hostPort);
-3. images and pull policies from `release.yaml`'s catalog and the image source;
+3. images and pull policies from `release.yaml`'s catalog and the image source, and the EdgeX
+   service ports reserved from the pod's ephemeral port range (`reserved_ports`);
 4. the image-source patch `images/<lab|upstream>.yaml`, if there is one;
 5. the distro overlay `overlays/<distro>/patch.yaml`;
 6. the run's labels on every object, then the pod's invariants are checked.
@@ -150,6 +151,28 @@ def _set_gateway_ports(pod: dict[str, Any], gateway: str, *, http_port: int, mqt
         declared[name]["hostPort"] = port
 
 
+RESERVED_PORTS_SYSCTL = "net.ipv4.ip_local_reserved_ports"
+
+
+def reserved_ports(info: _profile.ReleaseInfo) -> str:
+    """The value of `RESERVED_PORTS_SYSCTL` for `info`'s pod: every EdgeX service port, sorted.
+
+    All containers of the pod share one network namespace, and EdgeX's ports (59880-59986) lie in
+    Linux's default ephemeral range (32768-60999): an outgoing connection of any container (a
+    database pool, an MQTT client) can take one as its source port, and the service that owns it
+    then fails to bind ("address already in use"). Reserved ports are never handed out as source
+    ports, yet a service can still listen on them. It is a namespaced, "safe" sysctl (Kubernetes
+    >= 1.27, podman kube play >= 4.6); node-wide under hostNetwork, so overlays with hostNetwork drop it.
+    """
+    return ",".join(str(port) for port in sorted(info.ports.values()))
+
+
+def _reserve_service_ports(pod: dict[str, Any], info: _profile.ReleaseInfo) -> None:
+    context = pod["spec"].setdefault("securityContext", {})
+    sysctls = [s for s in context.get("sysctls", []) if s.get("name") != RESERVED_PORTS_SYSCTL]
+    context["sysctls"] = [*sysctls, {"name": RESERVED_PORTS_SYSCTL, "value": reserved_ports(info)}]
+
+
 def _set_images(pod: dict[str, Any], info: _profile.ReleaseInfo, images: ImageSource) -> None:
     profile = _files.shown(info.directory / _profile.PROFILE_FILE)
     names = [c.get("name") for c in _containers(pod)]
@@ -236,6 +259,7 @@ def render(
     pod = _files.load_mapping(pod_path)
     _set_gateway_ports(pod, info.gateway_container, http_port=gateway_http_port, mqtt_port=gateway_mqtt_port)
     _set_images(pod, info, images)
+    _reserve_service_ports(pod, info)
     image_patch = IMAGES_DIR / f"{images.patch_name}.yaml"
     if image_patch.exists():
         pod = _patch.apply_file(pod, image_patch, allowed=_PATCH_KEYS)

@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -199,3 +200,25 @@ def test_every_container_has_a_readiness_probe_on_its_own_port() -> None:
     assert probes["database"]["exec"]["command"][0] == "pg_isready"
     assert probes["mqtt-broker"]["exec"]["command"][-1] == f"tcp:{info.broker.port}"
     assert probes["gateway"]["tcpSocket"] == {"port": "http"}
+
+
+def test_the_service_ports_are_reserved_from_the_pod_s_ephemeral_range() -> None:
+    objects = manifests.render(release="4.0", distro="k8s", images=manifests.ImageSource.parse("lab"), run_id="r")
+    pod = next(obj for obj in objects if obj["kind"] == "Pod")
+    reserved = {"name": manifests.RESERVED_PORTS_SYSCTL, "value": "59880,59881,59882,59900,59982,59986"}
+    assert pod["spec"]["securityContext"]["sysctls"] == [reserved]
+    ports = {service.port for service in manifests.release_info("4.0").services}
+    assert {int(port) for port in reserved["value"].split(",")} == ports
+
+
+def test_podman_before_4_6_gets_the_same_reservation_from_the_project_containers_conf() -> None:
+    conf = tomllib.loads((Path(__file__).resolve().parent.parent / ".ci" / "containers.conf").read_text())
+    expected = f"{manifests.RESERVED_PORTS_SYSCTL}={manifests.reserved_ports(manifests.release_info('4.0'))}"
+    assert conf["containers"]["default_sysctls"] == [expected]
+
+
+def test_hostnetwork_overlays_drop_the_network_sysctl() -> None:
+    objects = manifests.render(release="4.0", distro="kubeedge", images=manifests.ImageSource.parse("lab"), run_id="r")
+    pod = next(obj for obj in objects if obj["kind"] == "Pod")
+    assert pod["spec"]["hostNetwork"] is True
+    assert "sysctls" not in pod["spec"].get("securityContext", {})
