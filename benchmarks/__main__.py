@@ -22,6 +22,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -129,6 +130,8 @@ def smoke(args: argparse.Namespace) -> int:
 def soak(args: argparse.Namespace) -> int:
     """Repeat clean smoke runs under `args.load` CPU hogs; print passes, restarts and phase figures."""
     options = _options(args)
+    # SIGTERM ends the soak like Ctrl-C, so the hogs below are always stopped.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     with tempfile.TemporaryDirectory(prefix="edgex-smoke-soak-") as tmp:
         hogs = [
             proc.start([sys.executable, "-c", CPU_HOG], log_path=Path(tmp) / f"hog-{n}.log") for n in range(args.load)
