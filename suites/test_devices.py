@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -31,9 +32,21 @@ def _restore_int8_randomization(gateway: GatewayClient) -> Iterator[None]:
     gateway.command_put(INTEGER_DEVICE, "WriteInt8Value", {"Int8": "0", "EnableRandomization_Int8": "true"})
 
 
+def fresh_int8(before: str) -> str:
+    """A random Int8 that differs from `before`, so an ignored PUT can never read back as written."""
+    return str(secrets.choice([v for v in range(-128, 128) if str(v) != before]))
+
+
 @pytest.mark.check("g", "command-round-trip")
 @pytest.mark.usefixtures("_restore_int8_randomization")
 def test_command_put_int8_then_get_returns_it(gateway: GatewayClient) -> None:
-    gateway.command_put(INTEGER_DEVICE, "WriteInt8Value", {"Int8": "42"})
-    value = gateway.command_value(INTEGER_DEVICE, "Int8")
-    require(value == "42", f"core-command: GET {INTEGER_DEVICE}/Int8 returned {value!r} after PUT Int8=42")
+    before = gateway.command_value(INTEGER_DEVICE, "Int8")
+    value = fresh_int8(before)
+    gateway.command_put(INTEGER_DEVICE, "WriteInt8Value", {"Int8": value, "EnableRandomization_Int8": "false"})
+    # Two reads: with the PUT ignored and randomization still on, both match only once in 65,536 runs.
+    reads = [gateway.command_value(INTEGER_DEVICE, "Int8") for _ in range(2)]
+    require(
+        reads == [value, value],
+        f"core-command: GET {INTEGER_DEVICE}/Int8 returned {' then '.join(map(repr, reads))} after PUT Int8={value} "
+        f"(it read {before!r} before)",
+    )

@@ -25,8 +25,12 @@ from lab import podman, service_image
 
 PREFIX = "localhost/edgex-smoke-double"
 FAULTY_PREFIX = "localhost/edgex-smoke-double-faulty"
-"""The same images, but device-mqtt drops every incoming value: check i must fail, as a product failure."""
-FAULT = ("device-mqtt", "EDGEX_DOUBLE_FAULT=device-mqtt-drops-ingest")
+"""The same images, but device-mqtt drops every incoming value and device-virtual ignores WriteInt8Value:
+checks i and g must fail, as product failures."""
+FAULTS = {
+    "device-mqtt": "EDGEX_DOUBLE_FAULT=device-mqtt-drops-ingest",
+    "device-virtual": "EDGEX_DOUBLE_FAULT=device-virtual-ignores-put",
+}
 DOUBLE_VERSION = "0.0.0-edgex-smoke-double"
 SOURCE_DIR = Path(__file__).resolve().parent / "edgex_double"
 DIGEST_LABEL = "edgex-smoke.double-digest"
@@ -78,8 +82,8 @@ def _service_images(release: manifests.ReleaseInfo, prefix: str, digest: str, wo
         tarball = work / f"{service.name}.tar"
         service_image.write_rootfs_tar(service.name, binary, empty_res, tarball)
         changes = service_image.image_changes(service.name)
-        if prefix == FAULTY_PREFIX and service.name == FAULT[0]:
-            changes = (*changes, f"ENV {FAULT[1]}")
+        if prefix == FAULTY_PREFIX and service.name in FAULTS:
+            changes = (*changes, f"ENV {FAULTS[service.name]}")
         podman.import_tarball(tarball, ref, changes=changes, labels={DIGEST_LABEL: digest, TEST_DOUBLE_LABEL: "true"})
 
 

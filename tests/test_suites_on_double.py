@@ -150,6 +150,17 @@ def test_a_failing_check_is_a_product_failure_with_diagnostics(tmp_path: Path) -
     assert "fault injected" in logs, sorted(p.name for p in diagnostics.rglob("*"))
 
 
+def test_an_ignored_command_put_fails_check_g(tmp_path: Path) -> None:
+    # The faulty device-virtual ignores WriteInt8Value and keeps returning random values.
+    prefix = _edgex_double.ensure_images(_edgex_double.FAULTY_PREFIX)
+    done, report = _smoke(tmp_path, "--distro=podman", f"--images={prefix}", "-k", "test_command_put_int8")
+    assert done.returncode == 1, done.stdout + done.stderr
+    check = next(check for check in report["checks"] if check["id"] == "g")
+    assert (check["outcome"], check["kind"]) == ("failed", "product"), check
+    assert check["reason"].startswith("core-command: GET Random-Integer-Device/Int8 returned "), check["reason"]
+    assert " after PUT Int8=" in check["reason"]
+
+
 def test_benchmark_summarises_the_phases_of_real_runs(double_images: str, tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     done = proc.run(

@@ -13,10 +13,12 @@ import (
 const (
 	mqttDevice  = "MQTT-test-device"
 	mqttProfile = "Test-Device-MQTT-Profile"
-	// faultEnv, set to faultDropIngest in a faulty image variant, makes device-mqtt drop every incoming
-	// value: the harness's tests use it to see a smoke check fail as a product failure.
+	// faultEnv, set in a faulty image variant, injects one fault: faultDropIngest makes device-mqtt drop
+	// every incoming value, faultIgnorePut makes device-virtual ignore WriteInt8Value. The harness's tests
+	// use them to see smoke checks fail as product failures.
 	faultEnv        = "EDGEX_DOUBLE_FAULT"
 	faultDropIngest = "device-mqtt-drops-ingest"
+	faultIgnorePut  = "device-virtual-ignores-put"
 )
 
 // mqttValue maps a resource and its payload to a value type and an EdgeX-formatted value.

@@ -7,6 +7,7 @@ import (
 	"log"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -92,6 +93,10 @@ func (s *virtualService) value(device string, r resource) string {
 // real profile's default, turns randomization off); "EnableRandomization_Int8"
 // "true" or "false" switches randomization.
 func (s *virtualService) writeInt8(body map[string]string) error {
+	if os.Getenv(faultEnv) == faultIgnorePut {
+		log.Printf("WriteInt8Value ignored: fault injected (%s=%s)", faultEnv, faultIgnorePut)
+		return nil
+	}
 	value, hasValue := body["Int8"]
 	enable, hasEnable := body["EnableRandomization_Int8"]
 	if !hasValue && !hasEnable {
