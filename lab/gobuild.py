@@ -72,9 +72,9 @@ def download(module: Module, scratch: Path) -> ModuleSource:
     except ValueError:
         info = {}
     if done.returncode != 0 or info.get("Error"):
-        reason = info.get("Error") or done.stderr.strip().splitlines()[-1:] or ["no output"]
+        last_line = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise InfraError(
-            f"go mod download {module.path}@{module.version}: {reason if isinstance(reason, str) else reason[0]}; "
+            f"go mod download {module.path}@{module.version}: {info.get('Error') or last_line}; "
             "set GOPROXY to a proxy that serves it (make does so when ../shared/goproxy exists)"
         )
     if info.get("Sum") != module.sum:

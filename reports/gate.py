@@ -35,7 +35,7 @@ def check(directory: Path, *, distro: str, status: int, expect: RunOutcome, real
         distro: The distro the run was asked to test.
         status: The run's exit status; 0 must go with a pass, anything else with another outcome.
         expect: The outcome CI requires.
-        real_edgex: Require every EdgeX service to have answered with a version, never the test double.
+        real_edgex: Require EdgeX services to have answered with their versions, and none to be the test double.
     """
     path, report = _one_report(directory)
     subject = f"{path} ({report['target']['distro']})"
