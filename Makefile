@@ -28,13 +28,19 @@ endif
 .PHONY: smoke test unit lint bench lab-images lab-cluster lab-cluster-down table publish host-packages venv clean
 
 # IMAGES=lab builds (or reuses) the lab images first; IMAGES=auto tries to, and the run then uses
-# upstream images if they can be pulled, else the lab images. The harness never builds images itself.
+# upstream images if they can be pulled, else the lab images. PROVISION=local starts the lab cluster
+# first and stops it afterwards if this target started it. The harness never builds or starts either.
 smoke: host-packages venv
 ifeq ($(IMAGES),lab)
 	$(PY) -m lab images
 else ifeq ($(IMAGES),auto)
 	@$(PY) -m lab images || echo "smoke: no lab images; --images auto can only use upstream images" >&2
 endif
+	@started=no; \
+	trap 'if [ $$started = yes ]; then $(PY) -m lab.cluster down; fi' EXIT; trap 'exit 130' INT TERM; \
+	if [ "$(PROVISION)" = local ] && ! $(PY) -m lab.cluster status >/dev/null 2>&1; then \
+	  $(PY) -m lab.cluster up || exit 1; started=yes; \
+	fi; \
 	$(PY) -m pytest suites --distro=$(DISTRO) --images=$(IMAGES) --edgex=$(EDGEX) --provision=$(PROVISION) $(PYTEST_ARGS)
 
 # Lint, then the harness's own tests (real mosquitto, nginx, podman, Go, the lab EdgeX images). As root,
@@ -45,10 +51,9 @@ test: host-packages venv lint
 	  echo "test: not root, so no lab cluster: its live tests skip"; $(PY) -m pytest tests $(PYTEST_ARGS); exit $$?; \
 	fi; \
 	started=no; \
+	trap 'if [ $$started = yes ]; then $(PY) -m lab.cluster down; fi' EXIT; trap 'exit 130' INT TERM; \
 	if ! $(PY) -m lab.cluster status >/dev/null 2>&1; then $(PY) -m lab.cluster up || exit 1; started=yes; fi; \
-	status=0; $(PY) -m pytest tests $(PYTEST_ARGS) || status=$$?; \
-	if [ $$started = yes ]; then $(PY) -m lab.cluster down; fi; \
-	exit $$status
+	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 unit: host-packages venv
 	$(PY) -m pytest tests $(PYTEST_ARGS)

@@ -1,3 +1,7 @@
-"""Root conftest: loads the edgex-smoke plugin; the logic lives in `harness.plugin`."""
+"""Root conftest: in a checkout, loads the edgex-smoke plugin (`edgex_smoke.plugin`).
 
-pytest_plugins = ["harness.plugin"]
+An installed edgex-smoke registers the same plugin through its ``pytest11`` entry point, under the
+module's name, so pytest loads it once either way.
+"""
+
+pytest_plugins = ["edgex_smoke.plugin"]

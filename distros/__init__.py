@@ -20,7 +20,6 @@ from distros._protocol import (
     KubeObject,
     Progress,
     Target,
-    TargetMode,
 )
 from harness.errors import SmokeError
 
@@ -35,7 +34,6 @@ __all__ = [
     "KubeObject",
     "Progress",
     "Target",
-    "TargetMode",
     "UnknownDistroError",
     "make_distro",
     "names",

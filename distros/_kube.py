@@ -55,8 +55,8 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.stream import portforward, stream
 
-from distros import _ownership
 from distros._protocol import ContainerState, KubeObject, Progress, no_progress
+from harness import labels as run_labels
 from harness.errors import CommandError, InfraError, ManifestError, PreflightError, ReadinessTimeoutError, tail
 
 log = logging.getLogger(__name__)
@@ -890,7 +890,7 @@ class KubeClient:
                 f"refusing to apply into it: delete it ('kubectl delete namespace {name}') or start a new run"
             )
         labels = (existing.get("metadata") or {}).get("labels") or {}
-        if labels.get(_ownership.RUN_ID) != run_id:
+        if labels.get(run_labels.RUN_ID) != run_id:
             raise PreflightError(
                 f"{self.subject}: namespace {name} exists and was not created by run {run_id}; "
                 f"delete it ('kubectl delete namespace {name}') or start a new run"
@@ -1225,12 +1225,12 @@ class KubeClient:
     def reap(
         self, current_run_id: str, *, timeout_s: float = DELETE_TIMEOUT_S, progress: Progress = no_progress
     ) -> list[str]:
-        """Delete namespaces of dead earlier runs (by label, `_ownership.is_leftover`); wait until gone."""
+        """Delete namespaces of dead earlier runs (by label, `run_labels.is_leftover`); wait until gone."""
         doomed: dict[str, str] = {}
-        for ns in self.namespaces(_ownership.SELECTOR):
+        for ns in self.namespaces(run_labels.SELECTOR):
             labels = (ns.get("metadata") or {}).get("labels") or {}
-            if _ownership.is_leftover(labels, current_run_id=current_run_id):
-                doomed[ns["metadata"]["name"]] = labels.get(_ownership.RUN_ID, "?")
+            if run_labels.is_leftover(labels, current_run_id=current_run_id):
+                doomed[ns["metadata"]["name"]] = labels.get(run_labels.RUN_ID, "?")
         for name in doomed:
             self._call(f"delete pods in {name}", self._core.delete_collection_namespaced_pod, name, allow=(404,))
             self._call(f"delete namespace {name}", self._core.delete_namespace, name, allow=(404, 409))

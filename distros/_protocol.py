@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
-TargetMode = Literal["embedded", "provisioned", "attached"]
+from harness.vocabulary import TargetMode
 
 Progress = Callable[[str], None]
 """Receives one short status line, e.g. ``waiting for 7/9 containers running (12 s)``."""
@@ -121,8 +121,14 @@ class Distro(Protocol):
     def reap(self, target: Target) -> list[str]:
         """Remove leftovers of crashed earlier runs, found by label; return what was removed."""
 
+    def can_pull(self, image: str) -> bool:
+        """Tell, before anything is created, whether the target can pull `image` now (a manifest probe, no layers)."""
+
     def load_images(self, target: Target, images: Sequence[str]) -> None:
         """Make `images` available to the target without a registry where possible."""
+
+    def image_digests(self, images: Sequence[str]) -> dict[str, str | None]:
+        """Map each image reference to the digest the target runs (None where it cannot tell)."""
 
     def deploy(self, target: Target, objects: Sequence[KubeObject]) -> Deployment:
         """Apply the rendered manifest."""

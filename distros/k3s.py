@@ -40,19 +40,17 @@ K3s quirks this driver handles:
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
-import platform
 import re
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
-from distros import _cluster, _hostcheck, _kube
-from distros._protocol import Deployment, DistroSettings, Fingerprint, Target, TargetMode
+from distros import _cluster, _host, _kube, _sideload
+from distros._protocol import Deployment, DistroSettings, Fingerprint, Target
 from harness import proc
 from harness.errors import InfraError, PreflightError, SmokeError
 
@@ -95,7 +93,7 @@ class K3sConfig:
         """Read `ENV_VERSION`, `ENV_INSTALLER` and `ENV_AIRGAP_DIR`."""
         airgap = env.get(ENV_AIRGAP_DIR, "").strip()
         return cls(
-            version=_cluster.env_value(env, ENV_VERSION, DEFAULT_VERSION),
+            version=_host.env_value(env, ENV_VERSION, DEFAULT_VERSION),
             installer=env.get(ENV_INSTALLER, "").strip() or None,
             airgap_dir=Path(airgap).expanduser() if airgap else None,
         )
@@ -124,19 +122,9 @@ def uninstall_argv() -> list[str]:
     return [str(UNINSTALL_SCRIPT)]
 
 
-def import_argv(k3s: str, archive: Path) -> list[str]:
-    """Import an image archive into K3s's containerd, in the namespace the kubelet uses."""
-    return [k3s, "ctr", "--namespace", "k8s.io", "images", "import", str(archive)]
-
-
-def images_argv(k3s: str) -> list[str]:
-    """List the image names in K3s's containerd."""
-    return [k3s, "ctr", "--namespace", "k8s.io", "images", "list", "--quiet"]
-
-
-def pull_argv(k3s: str, ref: str) -> list[str]:
-    """Pull through the CRI, so ``registries.yaml`` mirrors apply."""
-    return [k3s, "crictl", "pull", ref]
+def node_runtime(k3s: str) -> _sideload.NodeRuntime:
+    """K3s's embedded containerd (``k3s ctr``); pulls go through the CRI (``k3s crictl``) so mirrors apply."""
+    return _sideload.NodeRuntime(ctr=(k3s, "ctr"), pull_command=(k3s, "crictl", "pull"))
 
 
 def version_argv(k3s: str) -> list[str]:
@@ -161,45 +149,45 @@ def airgap_files(directory: Path) -> tuple[Path | None, Path | None, list[Path]]
 # -- the driver ----------------------------------------------------------------------------------------------
 
 
-class K3sDistro(_cluster.WorkloadVerbs):
+class K3sDistro(_cluster.ClusterDistro):
     """One EdgeX pod on K3s: this host's (found or installed), or one attached by kubeconfig."""
 
     name: ClassVar[str] = "k3s"
 
     def __init__(self, settings: DistroSettings, config: K3sConfig | None = None) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.config = config or K3sConfig.from_env(os.environ)
         self._plan: Plan | None = None
         self._installed = False
-        self._work: _cluster.Workload | None = None
 
     # -- helpers -----------------------------------------------------------------
 
-    def _kubeconfig(self) -> Path:
-        return self.settings.kubeconfig if self.settings.kubeconfig is not None else KUBECONFIG
+    def _connection(self) -> tuple[Path, str | None]:
+        if self.settings.kubeconfig is not None:
+            return self.settings.kubeconfig, self.settings.context
+        return KUBECONFIG, None
 
-    def _workload(self) -> _cluster.Workload:
-        if self._work is None:
-            context = self.settings.context if self.settings.kubeconfig is not None else None
-            kubeconfig = self._kubeconfig()
-            connect = functools.partial(_kube.KubeClient.from_kubeconfig, kubeconfig, context, subject=self.name)
-            self._work = _cluster.Workload(connect, self.settings, subject=self.name)
-        return self._work
+    def _node_runtime(self) -> _sideload.NodeRuntime | None:
+        k3s = self._k3s()
+        return node_runtime(k3s) if k3s is not None and self._node_is_local() else None
+
+    def _provision_fact(self) -> str:
+        return self._plan or "unknown"
 
     def _k3s(self) -> str | None:
-        return _cluster.tool("k3s")
+        return _host.tool("k3s")
 
     def _install_problem(self) -> str | None:
         """Why this run may not install K3s, or None if it may."""
-        if not _cluster.is_root():
+        if not _host.is_root():
             return "not root"
-        if not (_cluster.has_systemd() or _cluster.has_openrc()):
+        if not (_host.has_systemd() or _host.has_openrc()):
             return "this host has neither systemd nor OpenRC, which the official installer needs"
         if self.config.airgap_dir is not None:
             return self._airgap_problem(self.config.airgap_dir)
         if self.config.installer is None:
             return f"no network to the official installer: {ENV_INSTALLER} names no installer script (a path or URL)"
-        problem = _cluster.source_problem(self.config.installer)
+        problem = _host.source_problem(self.config.installer)
         return f"no network to the official installer: {problem}" if problem else None
 
     def _airgap_problem(self, directory: Path) -> str | None:
@@ -210,7 +198,7 @@ class K3sDistro(_cluster.WorkloadVerbs):
         if binary is None:
             problem = f"the air-gap directory {directory} has no 'k3s' binary"
         elif self.config.installer is not None:
-            problem = _cluster.source_problem(self.config.installer)
+            problem = _host.source_problem(self.config.installer)
         elif script is None:
             problem = f"the air-gap directory {directory} has no install.sh and {ENV_INSTALLER} is unset"
         return problem
@@ -240,35 +228,23 @@ class K3sDistro(_cluster.WorkloadVerbs):
         """Decide attach / this host's K3s / install, and check what that needs; create nothing."""
         self._plan = self._decide()
         if self._plan == "install":
-            if not self.settings.reuse:
-                _hostcheck.require_free_ports(
-                    (self.settings.gateway_http_port, self.settings.gateway_mqtt_port),
-                    subject="k3s",
-                    fix="stop what holds it, or use --gateway-ports",
-                )
+            self._check_host_ports(fix="stop what holds it, or use --gateway-ports")
             return
-        workload = self._workload()
-        workload.kube.check_reachable()
-        if not self.settings.reuse:
-            workload.check_gateway_ports()
+        self._check_cluster()
 
     def up(self) -> Target:
         """Attach, use this host's K3s, or install K3s at the pinned version."""
         plan = self._plan or self._decide()
         if plan == "install":
             self._install()
-            _cluster.poll(
+            _host.poll(
                 lambda: os.access(KUBECONFIG, os.R_OK),
                 timeout_s=KUBECONFIG_TIMEOUT_S,
                 what=f"k3s: kubeconfig {KUBECONFIG}",
                 fix="see 'journalctl -u k3s' (or /var/log/k3s.log under OpenRC)",
                 progress=self.settings.progress,
             )
-        kube = self._workload().kube
-        kube.check_reachable()
-        mode: TargetMode = "attached" if plan == "attach" else "provisioned"
-        name = (kube.context or kube.server) if plan == "attach" else platform.node()
-        return Target(distro=self.name, name=name, mode=mode, created=self._installed)
+        return self._target(attached=plan == "attach", created=self._installed)
 
     def _install(self) -> None:
         work = self.settings.work_dir / "k3s"
@@ -287,7 +263,7 @@ class K3sDistro(_cluster.WorkloadVerbs):
         else:
             assert self.config.installer is not None  # checked in preflight
             source = self.config.installer
-        installer = _cluster.fetch(source, work / "install.sh", subject="k3s", what="official installer")
+        installer = _host.fetch(source, work / "install.sh", subject="k3s", what="official installer")
         self.settings.progress(f"k3s: installing {self.config.version}")
         self._installed = True  # from here on, down() must uninstall even if the installer fails half way
         proc.run(
@@ -296,15 +272,9 @@ class K3sDistro(_cluster.WorkloadVerbs):
             env=install_env(self.config.version, airgap=airgap),
         )
 
-    def wait_ready(self, target: Target, *, timeout_s: float) -> None:
-        """Wait (watch) until ``/readyz`` is ok and a node is Ready and schedulable."""
-        self._workload().kube.wait_nodes_ready(timeout_s, self.settings.progress)
-
     def fingerprint(self, target: Target) -> Fingerprint:
         """`_kube`'s facts plus the K3s build from the server version and the local binary."""
-        facts: dict[str, Any] = dict(self._workload().kube.fingerprint())
-        facts["provision"] = self._plan or "unknown"
-        facts["distro_build"] = facts.get("kubernetes_version", "unknown")
+        facts = dict(super().fingerprint(target).facts)
         k3s = self._k3s()
         if k3s is not None and self._plan != "attach":
             try:
@@ -323,34 +293,16 @@ class K3sDistro(_cluster.WorkloadVerbs):
             return False
         return any((ip := _kube.node_address(n)) and _kube.local_address(ip) for n in nodes)
 
-    def load_images(self, target: Target, images: Sequence[str]) -> None:
-        """This host's K3s: import from podman storage or pull via the CRI. Remote: check the nodes' images."""
-        k3s = self._k3s()
-        if k3s is not None and self._node_is_local():
-            _cluster.side_load(
-                images,
-                subject="k3s",
-                list_argv=images_argv(k3s),
-                import_argv=lambda archive: import_argv(k3s, archive),
-                pull_argv=lambda ref: pull_argv(k3s, ref),
-                work_dir=self.settings.work_dir,
-                progress=self.settings.progress,
-            )
-            return
-        _cluster.check_images_on_nodes(self._workload().kube, images, subject="k3s")
-
     def collect_diagnostics(self, target: Target, deployment: Deployment | None, dest: Path) -> list[Path]:
         """`_kube` diagnostics, plus K3s's own logs when K3s runs on this host; never raises."""
         saved = super().collect_diagnostics(target, deployment, dest)
         if self._plan in ("local", "install"):
-            saved += _cluster.save_unit_log("k3s", LOG_FILES, dest / "k3s")
+            saved += _host.save_unit_log("k3s", LOG_FILES, dest / "k3s")
         return saved
 
     def down(self, target: Target) -> None:
         """Uninstall K3s only if this run installed it; repeated calls do nothing."""
-        if self._work is not None:
-            self._work.close()
-            self._work = None
+        super().down(target)
         if not (target.created and self._installed):
             return
         if UNINSTALL_SCRIPT.exists():

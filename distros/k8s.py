@@ -1,11 +1,13 @@
-"""k8s: upstream Kubernetes, attached through a kubeconfig or started locally as the lab cluster.
+"""k8s: upstream Kubernetes, attached through a kubeconfig, or the single-node cluster running on this host.
 
 Two ways to get a cluster (``DistroSettings.provision``):
 - ``attach``: the kubeconfig of ``--kubeconfig``, else ``$KUBECONFIG``, else
   ``~/.kube/config``, with ``--context`` or its current context. Nothing of the
   cluster is ever deleted; only the run's own namespace is.
-- ``local``: the single-node lab cluster built on this host (``lab.cluster.api``);
-  ``down`` stops it only if this run started it.
+- ``local``: the cluster that runs on this host and describes itself in
+  ``distros.local_cluster``'s descriptor file (in this repository, the lab cluster:
+  ``python -m lab.cluster up``). The run side-loads images into its containerd and
+  never starts or stops it.
 
 Quirks this driver handles:
 - The lab cluster has no CoreDNS and maybe no kube-proxy, so nothing here uses
@@ -29,164 +31,74 @@ Quirks this driver handles:
 
 from __future__ import annotations
 
-import importlib
-import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from distros import _cluster, _kube
+from distros import _cluster, _sideload, local_cluster
 from distros._protocol import DistroSettings, Fingerprint, Target
-from harness import proc
-from harness.errors import PreflightError, SmokeError
-
-log = logging.getLogger(__name__)
+from harness.errors import PreflightError
 
 
-class K8sDistro(_cluster.WorkloadVerbs):
-    """Upstream Kubernetes: one EdgeX pod in a run-owned namespace (the pod verbs: `_cluster.WorkloadVerbs`)."""
+class K8sDistro(_cluster.ClusterDistro):
+    """Upstream Kubernetes: one EdgeX pod in a run-owned namespace (the shared verbs: `_cluster.ClusterDistro`)."""
 
     name: ClassVar[str] = "k8s"
 
     def __init__(self, settings: DistroSettings) -> None:
-        self.settings = settings
-        self._kube: _kube.KubeClient | None = None
-        self._kubeconfig: str | None = None
-        self._work: _cluster.Workload | None = None
+        super().__init__(settings)
+        self._local: local_cluster.LocalCluster | None = None
 
-    # -- helpers -----------------------------------------------------------------
+    def _local_cluster(self) -> local_cluster.LocalCluster:
+        if self._local is None:
+            self._local = local_cluster.read()
+        return self._local
 
-    @staticmethod
-    def _lab() -> Any:
-        """`lab.cluster.api`, imported only when ``provision=local`` needs it."""
-        try:  # lazy: the driver must import without the lab cluster
-            api = importlib.import_module("lab.cluster.api")
-        except ImportError as err:
-            raise PreflightError(
-                f"k8s: --provision local needs lab.cluster.api, which cannot be imported ({err}); "
-                "use --provision attach with --kubeconfig"
-            ) from err
-        return api
-
-    def _attach_kubeconfig(self) -> str:
+    def _attach_kubeconfig(self) -> Path:
         if self.settings.kubeconfig is not None:
-            return str(self.settings.kubeconfig)
+            return self.settings.kubeconfig
         from_env = os.environ.get("KUBECONFIG")
         if from_env:
-            return from_env
+            return Path(from_env)
         default = Path.home() / ".kube" / "config"
         if default.is_file():
-            return str(default)
+            return default
         raise PreflightError(
             "k8s: no kubeconfig to attach with; give --kubeconfig FILE, set $KUBECONFIG, create ~/.kube/config, "
-            "or start the lab cluster with --provision local"
+            "or use the cluster running on this host with --provision local"
         )
 
-    def _client(self) -> _kube.KubeClient:
-        if self._kube is None:
-            if self._kubeconfig is None:
-                if self.settings.provision == "local":
-                    cluster = self._lab().status()
-                    if cluster is None:
-                        raise PreflightError("k8s: the lab cluster is not running; call up() first")
-                    self._kubeconfig = str(cluster.kubeconfig)
-                else:
-                    self._kubeconfig = self._attach_kubeconfig()
-            context = self.settings.context if self.settings.provision == "attach" else None
-            self._kube = _kube.KubeClient.from_kubeconfig(self._kubeconfig, context, subject=self.name)
-        return self._kube
+    def _connection(self) -> tuple[Path, str | None]:
+        if self.settings.provision == "local":
+            return self._local_cluster().kubeconfig, None
+        return self._attach_kubeconfig(), self.settings.context
 
-    def _workload(self) -> _cluster.Workload:
-        if self._work is None:
-            self._work = _cluster.Workload(self._client, self.settings, subject=self.name)
-        return self._work
+    def _node_runtime(self) -> _sideload.NodeRuntime | None:
+        if self.settings.provision != "local":
+            return None
+        cluster = self._local_cluster()
+        return _sideload.NodeRuntime(
+            ctr=("ctr", "--address", str(cluster.containerd_address)), namespace=cluster.containerd_namespace
+        )
 
-    def _disconnect(self) -> None:
-        """Stop port-forwards and close the client, so the next call connects afresh."""
-        if self._work is not None:
-            self._work.close()
-            self._work = None
-        if self._kube is not None:
-            self._kube.close()
-            self._kube = None
-
-    def _check_local_prerequisites(self, api: Any) -> None:
-        """Root, tools, CNI plugins and free ports (``lab.cluster.host.check``), and binaries or a Go to build them."""
-        from lab.cluster import host, layout  # noqa: PLC0415  # lazy, like lab.cluster.api
-
-        try:
-            host.check()
-            layout.Layout.default().check()
-            bindir = Path(api.binaries_dir())
-            if not all((bindir / name).is_file() for name in api.BINARIES):
-                proc.which("go", package="golang-go")
-        except PreflightError:
-            raise
-        except SmokeError as err:
-            raise PreflightError(f"k8s: --provision local cannot start the lab cluster: {err}") from err
-
-    # -- contract ----------------------------------------------------------------
+    def _provision_fact(self) -> str:
+        return self.settings.provision
 
     def preflight(self, images: Sequence[str]) -> None:
-        """Attach: kubeconfig readable, API reachable, gateway hostPorts free. Local: the lab's prerequisites."""
-        if self.settings.provision == "local":
-            api = self._lab()
-            if api.status() is None:
-                self._check_local_prerequisites(api)
-                return
-        self._client().check_reachable()
-        if not self.settings.reuse:
-            self._workload().check_gateway_ports()
+        """The kubeconfig (or the local cluster's descriptor) is readable, the API answers, the ports are free."""
+        self._check_cluster()
 
     def up(self) -> Target:
-        """Attach to the kubeconfig's cluster, or start (or find) the lab cluster."""
+        """Attach to the kubeconfig's cluster, or to the cluster running on this host."""
         if self.settings.provision == "local":
-            cluster = self._lab().up(progress=self.settings.progress)
-            if self._kubeconfig != str(cluster.kubeconfig):
-                self._disconnect()
-            self._kubeconfig = str(cluster.kubeconfig)
-            return Target(distro=self.name, name=cluster.node_name, mode="provisioned", created=bool(cluster.created))
-        kube = self._client()
-        kube.check_reachable()
-        return Target(distro=self.name, name=kube.context or kube.server, mode="attached", created=False)
-
-    def wait_ready(self, target: Target, *, timeout_s: float) -> None:
-        """Wait (watch) until ``/readyz`` is ok and a node is Ready and schedulable."""
-        self._client().wait_nodes_ready(timeout_s, self.settings.progress)
+            target = self._target(attached=False)
+            return Target(distro=self.name, name=self._local_cluster().node_name, mode=target.mode, created=False)
+        return self._target(attached=True)
 
     def fingerprint(self, target: Target) -> Fingerprint:
-        """Server version, nodes and roles, runtime, kubelet, OS, kernel, CNI, StorageClass, kube-proxy."""
-        facts: dict[str, Any] = {"provision": self.settings.provision, **self._client().fingerprint()}
+        """`_cluster`'s facts, plus what the local cluster's descriptor tells (its CNI, no kube-proxy)."""
+        facts = dict(super().fingerprint(target).facts)
         if self.settings.provision == "local":
-            cluster = self._lab().status()
-            if cluster is not None:
-                facts.update(cluster.network_facts())
+            facts.update(self._local_cluster().facts)
         return Fingerprint(facts=facts)
-
-    def load_images(self, target: Target, images: Sequence[str]) -> None:
-        """Local: side-load from podman storage. Attached: check that unpullable images are on a node."""
-        refs = list(dict.fromkeys(images))
-        if self.settings.provision == "local":
-            self._side_load(refs)
-            return
-        _cluster.check_images_on_nodes(self._client(), refs, subject="k8s")
-
-    def _side_load(self, refs: list[str]) -> None:
-        from lab import podman as lab_podman  # noqa: PLC0415  # lazy, like lab.cluster.api
-
-        missing = [ref for ref in refs if not lab_podman.image_exists(ref)]
-        if missing:
-            raise PreflightError(
-                f"k8s: {len(missing)} image(s) not in podman storage, so they cannot be side-loaded into the lab "
-                f"cluster: {', '.join(missing)}; build the lab images ('make lab-images') or pull them with podman "
-                "first, or attach to a cluster that can pull them (--provision attach --kubeconfig FILE)"
-            )
-        self.settings.progress(f"side-loading {len(refs)} image(s) into the lab cluster")
-        self._lab().load_images(refs)
-
-    def down(self, target: Target) -> None:
-        """Attached: nothing of the cluster is touched. Local: stop the lab cluster if this run started it."""
-        self._disconnect()
-        if target.mode == "provisioned" and target.created:
-            self._lab().down(progress=self.settings.progress)

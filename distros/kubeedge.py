@@ -45,7 +45,6 @@ KubeEdge quirks this driver handles:
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import re
@@ -53,9 +52,9 @@ import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
-from distros import _cluster, _hostcheck, _kube
+from distros import _cluster, _host, _hostcheck, _kube, _sideload
 from distros._protocol import Deployment, DistroSettings, Fingerprint, KubeObject, Target
 from harness import proc
 from harness.errors import InfraError, PreflightError, SmokeError
@@ -89,7 +88,7 @@ _EDGE_KUBELET = re.compile(r"kubeedge-(?P<version>v\d[\w.\-+]*)")
 
 
 def _default_cgroup_driver() -> str:
-    return "systemd" if _cluster.has_systemd() and _cluster.cgroup_v2_unified() else "cgroupfs"
+    return "systemd" if _host.has_systemd() and _host.cgroup_v2_unified() else "cgroupfs"
 
 
 @dataclass(frozen=True)
@@ -109,12 +108,12 @@ class KubeEdgeConfig:
     def from_env(cls, env: Mapping[str, str]) -> KubeEdgeConfig:
         """Read the ``EDGEX_SMOKE_KUBEEDGE_*`` variables and `ENV_KEADM`."""
         return cls(
-            version=_cluster.env_value(env, ENV_VERSION, DEFAULT_VERSION),
+            version=_host.env_value(env, ENV_VERSION, DEFAULT_VERSION),
             keadm=env.get(ENV_KEADM, "").strip() or None,
             advertise_address=env.get(ENV_ADVERTISE, "").strip() or None,
-            runtime_endpoint=_cluster.env_value(env, ENV_RUNTIME, DEFAULT_RUNTIME_ENDPOINT),
-            cgroup_driver=_cluster.env_value(env, ENV_CGROUP, _default_cgroup_driver()),
-            edge_node=_cluster.env_value(env, ENV_NODE, _cluster.label_safe(f"edgex-smoke-{socket.gethostname()}")),
+            runtime_endpoint=_host.env_value(env, ENV_RUNTIME, DEFAULT_RUNTIME_ENDPOINT),
+            cgroup_driver=_host.env_value(env, ENV_CGROUP, _default_cgroup_driver()),
+            edge_node=_host.env_value(env, ENV_NODE, _host.label_safe(f"edgex-smoke-{socket.gethostname()}")),
         )
 
 
@@ -193,28 +192,9 @@ def ctr_address(runtime_endpoint: str) -> str:
     return runtime_endpoint.removeprefix("unix://")
 
 
-def import_argv(runtime_endpoint: str, archive: Path) -> list[str]:
-    """Import an image archive into the edge's containerd, in the namespace its CRI uses."""
-    return [
-        "ctr",
-        "--address",
-        ctr_address(runtime_endpoint),
-        "--namespace",
-        "k8s.io",
-        "images",
-        "import",
-        str(archive),
-    ]
-
-
-def images_argv(runtime_endpoint: str) -> list[str]:
-    """List the image names in the edge's containerd."""
-    return ["ctr", "--address", ctr_address(runtime_endpoint), "--namespace", "k8s.io", "images", "list", "--quiet"]
-
-
-def pull_argv(runtime_endpoint: str, ref: str) -> list[str]:
-    """Pull into the edge's containerd (full reference)."""
-    return ["ctr", "--address", ctr_address(runtime_endpoint), "--namespace", "k8s.io", "images", "pull", ref]
+def node_runtime(runtime_endpoint: str) -> _sideload.NodeRuntime:
+    """The edge's containerd, reached with ``ctr`` at its CRI socket."""
+    return _sideload.NodeRuntime(ctr=("ctr", "--address", ctr_address(runtime_endpoint)))
 
 
 def edgecore_dropin() -> str:
@@ -231,13 +211,13 @@ def same_version(a: str, b: str) -> bool:
 # -- the driver ----------------------------------------------------------------------------------------------
 
 
-class KubeEdgeDistro(_cluster.WorkloadVerbs):
+class KubeEdgeDistro(_cluster.ClusterDistro):
     """One EdgeX pod on a KubeEdge edge node (hostNetwork) of a host cluster."""
 
     name: ClassVar[str] = "kubeedge"
 
     def __init__(self, settings: DistroSettings, config: KubeEdgeConfig | None = None) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.config = config or KubeEdgeConfig.from_env(os.environ)
         self._plan: Plan | None = None
         self._needs_init = False
@@ -246,7 +226,6 @@ class KubeEdgeDistro(_cluster.WorkloadVerbs):
         self._edge_node: str | None = None
         self._dropin_written = False
         self._keadm: str | None = None
-        self._work: _cluster.Workload | None = None
 
     # -- helpers -----------------------------------------------------------------
 
@@ -258,18 +237,21 @@ class KubeEdgeDistro(_cluster.WorkloadVerbs):
             )
         return self.settings.kubeconfig
 
-    def _workload(self) -> _cluster.Workload:
-        if self._work is None:
-            connect = functools.partial(
-                _kube.KubeClient.from_kubeconfig, self._host_kubeconfig(), self.settings.context, subject=self.name
-            )
-            self._work = _cluster.Workload(connect, self.settings, subject=self.name)
-        return self._work
+    def _connection(self) -> tuple[Path, str | None]:
+        return self._host_kubeconfig(), self.settings.context
+
+    def _node_runtime(self) -> _sideload.NodeRuntime | None:
+        if self._edge_is_local() and _host.tool("ctr") is not None:
+            return node_runtime(self.config.runtime_endpoint)
+        return None
+
+    def _provision_fact(self) -> str:
+        return self._plan or "unknown"
 
     def _find_keadm(self) -> str | None:
         if self.config.keadm is not None:
             return self.config.keadm if os.access(self.config.keadm, os.X_OK) else None
-        return _cluster.tool("keadm")
+        return _host.tool("keadm")
 
     def _keadm_path(self) -> str:
         if self._keadm is None:
@@ -279,12 +261,12 @@ class KubeEdgeDistro(_cluster.WorkloadVerbs):
         return self._keadm
 
     def _edge_nodes(self, *, ready_only: bool) -> list[KubeObject]:
-        nodes = [n for n in self._workload().kube.nodes() if _cluster.is_edge_node(n)]
+        nodes = [n for n in self._workload().kube.nodes() if _host.is_edge_node(n)]
         return [n for n in nodes if _kube.node_is_ready(n)] if ready_only else nodes
 
     def _join_problem(self, kube: _kube.KubeClient) -> str | None:
         """Why this run may not make this host an edge node, or None if it may."""
-        if not _cluster.is_root():
+        if not _host.is_root():
             return "not root"
         return self._keadm_problem() or self._host_problem(kube)
 
@@ -308,7 +290,7 @@ class KubeEdgeDistro(_cluster.WorkloadVerbs):
         local = [
             n["metadata"]["name"]
             for n in kube.nodes()
-            if (ip := _kube.node_address(n)) and _kube.local_address(ip) and not _cluster.is_edge_node(n)
+            if (ip := _kube.node_address(n)) and _kube.local_address(ip) and not _host.is_edge_node(n)
         ]
         if local:
             return (
@@ -323,7 +305,7 @@ class KubeEdgeDistro(_cluster.WorkloadVerbs):
         if self.config.advertise_address:
             return self.config.advertise_address
         for node in self._workload().kube.nodes():
-            if not _cluster.is_edge_node(node) and _kube.node_is_ready(node) and (ip := _kube.node_address(node)):
+            if not _host.is_edge_node(node) and _kube.node_is_ready(node) and (ip := _kube.node_address(node)):
                 return ip
         raise PreflightError(
             f"kubeedge: the host cluster has no Ready node with an address for CloudCore; set {ENV_ADVERTISE}"
@@ -358,7 +340,7 @@ class KubeEdgeDistro(_cluster.WorkloadVerbs):
         problem = self._join_problem(workload.kube)
         if problem:
             raise PreflightError(
-                f"kubeedge: the host cluster has no Ready edge node (label {_cluster.EDGE_ROLE_LABEL}) and this run "
+                f"kubeedge: the host cluster has no Ready edge node (label {_host.EDGE_ROLE_LABEL}) and this run "
                 f"may not make this host one ({problem}); install keadm {self.config.version} (or set {ENV_KEADM}) "
                 "and run as root on the edge host, or join an edge node first with 'keadm join'"
             )
@@ -388,8 +370,8 @@ class KubeEdgeDistro(_cluster.WorkloadVerbs):
                 init_argv(keadm, advertise_address=address, kubeconfig=kubeconfig, version=self.config.version),
                 timeout_s=KEADM_TIMEOUT_S,
             )
-        _cluster.poll(
-            lambda: _cluster.reachable(address, CLOUDHUB_PORT) and _cluster.reachable(address, CERT_PORT),
+        _host.poll(
+            lambda: _host.reachable(address, CLOUDHUB_PORT) and _host.reachable(address, CERT_PORT),
             timeout_s=TOKEN_TIMEOUT_S,
             what=f"kubeedge: CloudCore ports {CLOUDHUB_PORT} and {CERT_PORT} on {address}",
             fix=f"edges must reach both; check CloudCore in namespace {CLOUD_NAMESPACE} or set {ENV_ADVERTISE}",
@@ -399,7 +381,7 @@ class KubeEdgeDistro(_cluster.WorkloadVerbs):
         def gettoken() -> str:
             return proc.run(gettoken_argv(keadm, kubeconfig=kubeconfig), timeout_s=QUICK_TIMEOUT_S).stdout.strip()
 
-        token = _cluster.poll(
+        token = _host.poll(
             gettoken,
             timeout_s=TOKEN_TIMEOUT_S,
             what="kubeedge: the join token (keadm gettoken)",
@@ -408,7 +390,7 @@ class KubeEdgeDistro(_cluster.WorkloadVerbs):
         )
         self.settings.progress(f"kubeedge: joining this host as edge node {self.config.edge_node}")
         self._edge_joined = True  # down() resets the edge even if join fails half way
-        if _cluster.has_systemd():
+        if _host.has_systemd():
             EDGECORE_DROPIN.parent.mkdir(parents=True, exist_ok=True)
             EDGECORE_DROPIN.write_text(edgecore_dropin())
             self._dropin_written = True
@@ -436,7 +418,7 @@ class KubeEdgeDistro(_cluster.WorkloadVerbs):
             nodes = self._edge_nodes(ready_only=True)
             return any(self._edge_node is None or n["metadata"]["name"] == self._edge_node for n in nodes)
 
-        _cluster.poll(
+        _host.poll(
             edge_ready,
             timeout_s=timeout_s,
             what=f"kubeedge: edge node {self._edge_node or '(any)'} Ready",
@@ -446,9 +428,7 @@ class KubeEdgeDistro(_cluster.WorkloadVerbs):
 
     def fingerprint(self, target: Target) -> Fingerprint:
         """`_kube`'s facts plus the edge nodes, the edgecore release they report, CloudCore's image and keadm."""
-        kube = self._workload().kube
-        facts: dict[str, Any] = dict(kube.fingerprint())
-        facts["provision"] = self._plan or "unknown"
+        facts = dict(super().fingerprint(target).facts)
         edges = self._edge_nodes(ready_only=False)
         facts["edge_nodes"] = sorted(n["metadata"]["name"] for n in edges)
         kubelets = [((n.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", "") for n in edges]
@@ -469,22 +449,6 @@ class KubeEdgeDistro(_cluster.WorkloadVerbs):
         facts["distro_build"] = f"KubeEdge {facts['edgecore_version']} on {facts.get('kubernetes_version', '?')}"
         return Fingerprint(facts=facts)
 
-    def load_images(self, target: Target, images: Sequence[str]) -> None:
-        """Edge on this host: import into its containerd (or pull). Remote edge: check its images."""
-        if self._edge_is_local() and _cluster.tool("ctr") is not None:
-            endpoint = self.config.runtime_endpoint
-            _cluster.side_load(
-                images,
-                subject="kubeedge",
-                list_argv=images_argv(endpoint),
-                import_argv=lambda archive: import_argv(endpoint, archive),
-                pull_argv=lambda ref: pull_argv(endpoint, ref),
-                work_dir=self.settings.work_dir,
-                progress=self.settings.progress,
-            )
-            return
-        _cluster.check_images_on_nodes(self._workload().kube, images, subject="kubeedge")
-
     def collect_diagnostics(self, target: Target, deployment: Deployment | None, dest: Path) -> list[Path]:
         """`_kube` diagnostics and CloudCore's logs; on a local edge also edgecore's log and the pod's log files.
 
@@ -500,10 +464,10 @@ class KubeEdgeDistro(_cluster.WorkloadVerbs):
         except Exception as err:  # best effort by contract
             log.warning("kubeedge: API diagnostics incomplete: %s", err)
         if self._edge_is_local():
-            saved += _cluster.save_unit_log(EDGECORE_UNIT, EDGECORE_LOGS, dest / "edgecore")
+            saved += _host.save_unit_log(EDGECORE_UNIT, EDGECORE_LOGS, dest / "edgecore")
             if deployment is not None and deployment.namespace is not None and self._work is not None:
                 uid = self._work.pod_uid(deployment)
-                saved += _cluster.save_pod_log_files(deployment.namespace, deployment.pod, uid, dest / "edge-pod-logs")
+                saved += _host.save_pod_log_files(deployment.namespace, deployment.pod, uid, dest / "edge-pod-logs")
         return saved
 
     def down(self, target: Target) -> None:
@@ -533,9 +497,7 @@ class KubeEdgeDistro(_cluster.WorkloadVerbs):
                 failed.append(f"'keadm reset cloud' exited {done.returncode}")
             else:
                 self._cloud_installed = False
-        if self._work is not None:
-            self._work.close()
-            self._work = None
+        super().down(target)
         if failed:
             raise InfraError(
                 f"kubeedge: teardown incomplete: {'; '.join(failed)}; run the same command by hand as root"

@@ -35,21 +35,19 @@ MicroK8s quirks this driver handles:
 
 from __future__ import annotations
 
-import functools
 import grp
 import logging
 import os
-import platform
 import re
 import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
-from distros import _cluster, _hostcheck, _kube
-from distros._protocol import Deployment, DistroSettings, Fingerprint, Target, TargetMode
+from distros import _cluster, _host, _sideload
+from distros._protocol import Deployment, DistroSettings, Fingerprint, Target
 from harness import proc
 from harness.errors import InfraError, PreflightError, SmokeError
 
@@ -83,7 +81,7 @@ class MicroK8sConfig:
     def from_env(cls, env: Mapping[str, str]) -> MicroK8sConfig:
         """Read `ENV_CHANNEL` and `ENV_DNS`."""
         return cls(
-            channel=_cluster.env_value(env, ENV_CHANNEL, DEFAULT_CHANNEL),
+            channel=_host.env_value(env, ENV_CHANNEL, DEFAULT_CHANNEL),
             dns_upstream=env.get(ENV_DNS, "").strip() or None,
         )
 
@@ -117,19 +115,8 @@ def config_argv() -> list[str]:
     return ["microk8s", "config"]
 
 
-def import_argv(archive: Path) -> list[str]:
-    """Import an image archive into every node's containerd."""
-    return ["microk8s", "images", "import", str(archive)]
-
-
-def images_argv() -> list[str]:
-    """List the image names in MicroK8s's containerd."""
-    return ["microk8s", "ctr", "--namespace", "k8s.io", "images", "list", "--quiet"]
-
-
-def pull_argv(ref: str) -> list[str]:
-    """Pull into MicroK8s's containerd (full reference: ``ctr`` does not expand short names)."""
-    return ["microk8s", "ctr", "--namespace", "k8s.io", "images", "pull", ref]
+NODE_RUNTIME = _sideload.NodeRuntime(ctr=("microk8s", "ctr"), import_command=("microk8s", "images", "import"))
+"""MicroK8s's containerd; archives go in with MicroK8s's own import, which reaches every node."""
 
 
 def inspect_argv() -> list[str]:
@@ -179,33 +166,33 @@ def in_group(name: str) -> bool:
 # -- the driver ----------------------------------------------------------------------------------------------
 
 
-class MicroK8sDistro(_cluster.WorkloadVerbs):
+class MicroK8sDistro(_cluster.ClusterDistro):
     """One EdgeX pod on MicroK8s: this host's (found or installed), or one attached by kubeconfig."""
 
     name: ClassVar[str] = "microk8s"
 
     def __init__(self, settings: DistroSettings, config: MicroK8sConfig | None = None) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.config = config or MicroK8sConfig.from_env(os.environ)
         self._plan: Plan | None = None
         self._installed = False
         self._kubeconfig: Path | None = None
-        self._work: _cluster.Workload | None = None
 
     # -- helpers -----------------------------------------------------------------
 
     def _run(self, argv: Sequence[str], *, timeout_s: float = QUICK_TIMEOUT_S, check: bool = True) -> proc.Completed:
         return proc.run(argv, timeout_s=timeout_s, check=check)
 
-    def _workload(self) -> _cluster.Workload:
-        if self._work is None:
-            if self.settings.kubeconfig is not None:
-                kubeconfig, context = self.settings.kubeconfig, self.settings.context
-            else:
-                kubeconfig, context = self._write_kubeconfig(), None
-            connect = functools.partial(_kube.KubeClient.from_kubeconfig, kubeconfig, context, subject=self.name)
-            self._work = _cluster.Workload(connect, self.settings, subject=self.name)
-        return self._work
+    def _connection(self) -> tuple[Path, str | None]:
+        if self.settings.kubeconfig is not None:
+            return self.settings.kubeconfig, self.settings.context
+        return self._write_kubeconfig(), None
+
+    def _node_runtime(self) -> _sideload.NodeRuntime | None:
+        return NODE_RUNTIME if self._plan in ("local", "install") else None
+
+    def _provision_fact(self) -> str:
+        return self._plan or "unknown"
 
     def _write_kubeconfig(self) -> Path:
         """``microk8s config`` into the run's work directory (mode 0600; never printed)."""
@@ -219,18 +206,18 @@ class MicroK8sDistro(_cluster.WorkloadVerbs):
         return self._kubeconfig
 
     def _install_problem(self) -> str | None:
-        if not _cluster.is_root():
+        if not _host.is_root():
             return "not root"
-        if _cluster.tool("snap") is None:
+        if _host.tool("snap") is None:
             return "no 'snap' command: snapd is not installed"
-        if not _cluster.has_systemd():
+        if not _host.has_systemd():
             return "snapd needs systemd, which this host does not run"
         return None
 
     def _decide(self) -> Plan:
         if self.settings.kubeconfig is not None:
             return "attach"
-        if _cluster.tool("microk8s") is not None:
+        if _host.tool("microk8s") is not None:
             if not in_group(GROUP):
                 raise PreflightError(
                     f"microk8s: this user is not in group '{GROUP}', so 'microk8s' commands are refused; "
@@ -252,15 +239,10 @@ class MicroK8sDistro(_cluster.WorkloadVerbs):
         """Decide attach / this host's MicroK8s / install, and check what that needs; create nothing."""
         self._plan = self._decide()
         if self._plan == "attach":
-            workload = self._workload()
-            workload.kube.check_reachable()
-            if not self.settings.reuse:
-                workload.check_gateway_ports()
-        elif not self.settings.reuse:
-            _hostcheck.require_free_ports(
-                (self.settings.gateway_http_port, self.settings.gateway_mqtt_port),
-                subject="microk8s",
-                fix="stop what holds it (a kept EdgeX pod: delete its edgex-smoke-* namespace), or use --gateway-ports",
+            self._check_cluster()
+        else:
+            self._check_host_ports(
+                fix="stop what holds it (a kept EdgeX pod: delete its edgex-smoke-* namespace), or use --gateway-ports"
             )
 
     def up(self) -> Target:
@@ -273,11 +255,7 @@ class MicroK8sDistro(_cluster.WorkloadVerbs):
             self._run(status_argv(STATUS_TIMEOUT_S), timeout_s=STATUS_TIMEOUT_S + 30)
             self.settings.progress(f"microk8s: enabling {', '.join(ADDONS)}")
             self._run(enable_argv(self.config.dns_upstream), timeout_s=ENABLE_TIMEOUT_S)
-        kube = self._workload().kube
-        kube.check_reachable()
-        mode: TargetMode = "attached" if plan == "attach" else "provisioned"
-        name = (kube.context or kube.server) if plan == "attach" else platform.node()
-        return Target(distro=self.name, name=name, mode=mode, created=self._installed)
+        return self._target(attached=plan == "attach", created=self._installed)
 
     def wait_ready(self, target: Target, *, timeout_s: float) -> None:
         """This host's MicroK8s: its own ready gate (bounded); then watch ``/readyz`` and a Ready node."""
@@ -290,10 +268,8 @@ class MicroK8sDistro(_cluster.WorkloadVerbs):
 
     def fingerprint(self, target: Target) -> Fingerprint:
         """`_kube`'s facts plus the snap's version, revision and channel (this host only)."""
-        facts: dict[str, Any] = dict(self._workload().kube.fingerprint())
-        facts["provision"] = self._plan or "unknown"
-        facts["distro_build"] = facts.get("kubernetes_version", "unknown")
-        if self._plan != "attach" and _cluster.tool("snap") is not None:
+        facts = dict(super().fingerprint(target).facts)
+        if self._plan != "attach" and _host.tool("snap") is not None:
             try:
                 snap = parse_snap_list(self._run(snap_list_argv(), check=False).stdout)
             except SmokeError as err:
@@ -306,21 +282,6 @@ class MicroK8sDistro(_cluster.WorkloadVerbs):
                 facts["distro_build"] = f"{snap['version']} (snap rev {snap['revision']}, {snap['channel']})"
         return Fingerprint(facts=facts)
 
-    def load_images(self, target: Target, images: Sequence[str]) -> None:
-        """This host's MicroK8s: import from podman storage or pull. Attached: check the nodes' images."""
-        if self._plan in ("local", "install"):
-            _cluster.side_load(
-                images,
-                subject="microk8s",
-                list_argv=images_argv(),
-                import_argv=import_argv,
-                pull_argv=pull_argv,
-                work_dir=self.settings.work_dir,
-                progress=self.settings.progress,
-            )
-            return
-        _cluster.check_images_on_nodes(self._workload().kube, images, subject="microk8s")
-
     def collect_diagnostics(self, target: Target, deployment: Deployment | None, dest: Path) -> list[Path]:
         """`_kube` diagnostics, plus the ``microk8s inspect`` tarball on this host; never raises."""
         saved = super().collect_diagnostics(target, deployment, dest)
@@ -330,7 +291,7 @@ class MicroK8sDistro(_cluster.WorkloadVerbs):
 
     def _inspect(self, dest: Path) -> list[Path]:
         """Run ``microk8s inspect`` (it exits 1 when a service is down, and still writes the tarball)."""
-        output = _cluster.save_command(inspect_argv(), dest / "microk8s-inspect.txt", timeout_s=INSPECT_TIMEOUT_S)
+        output = _host.save_command(inspect_argv(), dest / "microk8s-inspect.txt", timeout_s=INSPECT_TIMEOUT_S)
         if output is None:
             return []
         saved = [output]
@@ -344,13 +305,11 @@ class MicroK8sDistro(_cluster.WorkloadVerbs):
 
     def down(self, target: Target) -> None:
         """Remove the snap only if this run installed it; repeated calls do nothing."""
-        if self._work is not None:
-            self._work.close()
-            self._work = None
+        super().down(target)
         if not (target.created and self._installed):
             return
         self.settings.progress("microk8s: removing the snap this run installed")
         self._run(remove_argv(), timeout_s=SNAP_TIMEOUT_S, check=False)
         self._installed = False
-        if _cluster.tool("snap") is not None and self._run(snap_list_argv(), check=False).returncode == 0:
+        if _host.tool("snap") is not None and self._run(snap_list_argv(), check=False).returncode == 0:
             raise InfraError("microk8s: 'snap remove microk8s --purge' left the snap installed; remove it by hand")

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import testinfra
 import yaml
 
-from distros import _hostcheck, _ownership
+from distros import _hostcheck, _sideload
 from distros._protocol import (
     ContainerState,
     Deployment,
@@ -34,6 +34,7 @@ from distros._protocol import (
     KubeObject,
     Target,
 )
+from harness import labels as run_labels
 from harness import proc
 from harness.errors import CommandError, InfraError, PreflightError, ReadinessTimeoutError, SmokeError
 
@@ -136,13 +137,19 @@ class PodmanDistro:
     def reap(self, target: Target) -> list[str]:
         """Remove pods our earlier, now dead, runs left behind."""
         reaped: list[str] = []
-        pods = self._json("pod", "ps", "--filter", f"label={_ownership.SELECTOR}", "--format", "json") or []
+        pods = self._json("pod", "ps", "--filter", f"label={run_labels.SELECTOR}", "--format", "json") or []
         for pod in pods:
             labels = pod.get("Labels") or {}
-            if _ownership.is_leftover(labels, current_run_id=self.settings.run_id):
+            if run_labels.is_leftover(labels, current_run_id=self.settings.run_id):
                 self._run("pod", "rm", "--force", pod["Id"], timeout_s=PLAY_TIMEOUT_S)
-                reaped.append(f"pod {pod['Name']} (run {labels.get(_ownership.RUN_ID, '?')})")
+                reaped.append(f"pod {pod['Name']} (run {labels.get(run_labels.RUN_ID, '?')})")
         return reaped
+
+    def can_pull(self, image: str) -> bool:
+        """True if the image is here already, or podman fetches its manifest (no layers) within a bound."""
+        if self._run("image", "exists", image, check=False).returncode == 0:
+            return True
+        return _sideload.podman_can_pull(image)
 
     def load_images(self, target: Target, images: Sequence[str]) -> None:
         """Pull what is missing and pullable; fail with one line listing what is still missing."""
@@ -158,8 +165,7 @@ class PodmanDistro:
         if still_missing:
             raise PreflightError(
                 f"podman: {len(still_missing)} image(s) missing and not pullable: {', '.join(still_missing)}; "
-                "choose --images lab (build with 'make lab-images'), --images upstream on a networked host, "
-                "or --images <registry/prefix> for a mirror"
+                f"{_sideload.MISSING_FIX}"
             )
 
     def image_digests(self, images: Sequence[str]) -> dict[str, str | None]:
@@ -188,15 +194,15 @@ class PodmanDistro:
 
     def find_deployment(self, target: Target) -> Deployment:
         """Attach to a running EdgeX pod that an earlier run kept."""
-        pods = self._json("pod", "ps", "--filter", f"label={_ownership.SELECTOR}", "--format", "json") or []
+        pods = self._json("pod", "ps", "--filter", f"label={run_labels.SELECTOR}", "--format", "json") or []
         running = [p for p in pods if p.get("Status") == "Running"]
         if not running:
             raise PreflightError(
-                f"podman: --reuse found no running pod labelled {_ownership.SELECTOR}; "
+                f"podman: --reuse found no running pod labelled {run_labels.SELECTOR}; "
                 "deploy one first with 'pytest --distro=podman --keep', or drop --reuse"
             )
         pod = running[0]
-        run_id = (pod.get("Labels") or {}).get(_ownership.RUN_ID, "unknown")
+        run_id = (pod.get("Labels") or {}).get(run_labels.RUN_ID, "unknown")
         return Deployment(pod=pod["Name"], run_id=run_id, created=False)
 
     def containers(self, target: Target, deployment: Deployment) -> list[ContainerState]:

@@ -1,1 +1,1 @@
-"""Plumbing shared by the packages: errors, processes, the pytest plugin logic."""
+"""The base every layer stands on: the one error hierarchy, the one subprocess runner, the run labels."""

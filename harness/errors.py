@@ -9,9 +9,9 @@ class attribute tells the report whether the target failed to come up
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar, Literal
+from typing import ClassVar
 
-ErrorKind = Literal["infra", "product"]
+from harness.vocabulary import ErrorKind
 
 STDERR_TAIL_CHARS = 2000
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 from manifests._images import IMAGE_SOURCES, IMAGE_SOURCES_HELP, ImageSource, mirror_reference, runtime_reference
 from manifests._profile import Endpoint, ImageRefs, ReleaseInfo, Service, available_releases, release_info
 from manifests._render import (
-    BASE_LABELS,
     BROKER_CONFIGMAP,
     COMMON_CONFIGMAP,
     GATEWAY_CONFIGMAP,
@@ -23,7 +22,6 @@ from manifests._render import (
     PLANNED_SECURITY_MODES,
     POD_NAME,
     RESERVED_PORTS_SYSCTL,
-    RUN_ID_LABEL,
     SECURITY_MODES,
     available_overlays,
     gateway_config,
@@ -40,7 +38,6 @@ OVERLAYS: tuple[str, ...] = available_overlays()
 """Distros with an overlay under overlays/, e.g. ``("podman",)``."""
 
 __all__ = [
-    "BASE_LABELS",
     "BROKER_CONFIGMAP",
     "COMMON_CONFIGMAP",
     "GATEWAY_CONFIGMAP",
@@ -53,7 +50,6 @@ __all__ = [
     "POD_NAME",
     "RELEASES",
     "RESERVED_PORTS_SYSCTL",
-    "RUN_ID_LABEL",
     "SECURITY_MODES",
     "Endpoint",
     "ImageRefs",

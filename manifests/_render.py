@@ -13,12 +13,12 @@ Steps, each from one data file (see manifests/README.md):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import yaml
 
+from harness import labels as run_labels
 from harness.errors import ManifestError
 from manifests import _files, _gateway, _patch, _profile
 from manifests._images import ImageSource
@@ -46,15 +46,8 @@ GATEWAY_HTTP_PORT = 8000
 GATEWAY_MQTT_PORT = 1884
 GATEWAY_PORT_NAMES = ("http", "mqtt")
 
-RUN_ID_LABEL = "edgex-smoke/run-id"
-BASE_LABELS: Mapping[str, str] = {
-    "app.kubernetes.io/name": "edgex",
-    "app.kubernetes.io/part-of": "edgex",
-    "app.kubernetes.io/managed-by": "edgex-smoke",
-}
 
 _PATCH_KEYS = frozenset({"metadata", "spec"})
-_LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 
 
 def available_overlays() -> tuple[str, ...]:
@@ -113,14 +106,12 @@ def _check_choice(what: str, value: str, choices: Iterable[str]) -> None:
 
 def _check_security(security: str) -> None:
     if security in PLANNED_SECURITY_MODES:
-        raise ManifestError(
-            f"security {security!r} is not implemented yet; secure mode arrives in a later issue, use security 'off'"
-        )
+        raise ManifestError(f"security {security!r} is not implemented yet; use security 'off'")
     _check_choice("security mode", security, SECURITY_MODES)
 
 
 def _check_run_id(run_id: str) -> None:
-    if not _LABEL_VALUE.match(run_id):
+    if not run_labels.is_label_value(run_id):
         raise ManifestError(
             f"run id {run_id!r} is not a valid label value; use 1-63 letters, digits, '-', '_' or '.', "
             "starting and ending with a letter or digit"
@@ -266,7 +257,7 @@ def render(
     pod = _patch.apply_file(pod, OVERLAYS_DIR / distro / OVERLAY_FILE, allowed=_PATCH_KEYS)
     _check_pod(pod, info.gateway_container, f"{_files.shown(pod_path)} with --images {images} and overlay {distro}")
 
-    labels = {**BASE_LABELS, RUN_ID_LABEL: run_id}
+    labels = run_labels.identity_labels(run_id)
     configmaps = [
         _configmap(COMMON_CONFIGMAP, COMMON_CONFIG_KEY, _files.read_text(info.directory / _profile.COMMON_CONFIG_FILE)),
         _configmap(

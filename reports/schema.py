@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Final, Literal, TypedDict
 
+from harness.vocabulary import ErrorKind, TargetMode
+
 SCHEMA_VERSION: Final = 1
 
 RunOutcome = Literal["passed", "failed", "infra-error", "interrupted"]
@@ -21,12 +23,6 @@ RunOutcome = Literal["passed", "failed", "infra-error", "interrupted"]
 
 CheckOutcome = Literal["passed", "failed", "error", "skipped"]
 """Outcome of one check (one pytest item), as pytest reports it."""
-
-ErrorKind = Literal["infra", "product"]
-"""``infra``: the target or a tool failed; ``product``: EdgeX misbehaved."""
-
-Mode = Literal["embedded", "provisioned", "attached"]
-"""How the target was obtained: started in-process (podman), created by this run, or given (kubeconfig)."""
 
 Security = Literal["off", "on"]
 
@@ -65,7 +61,7 @@ class RawTarget(TypedDict):
     """
 
     distro: str
-    mode: Mode
+    mode: TargetMode
     fingerprint: dict[str, FingerprintValue]
 
 

@@ -22,14 +22,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, get_args
 
+from harness.vocabulary import ErrorKind, TargetMode
 from reports import outcome, schema
 from reports.errors import ReportError
 from reports.files import load_report, write_report
 from reports.schema import (
     CheckOutcome,
-    ErrorKind,
     FingerprintValue,
-    Mode,
     PhaseName,
     RawArtifacts,
     RawCheck,
@@ -128,7 +127,7 @@ class RunReport:
         self,
         *,
         distro: str,
-        mode: Mode,
+        mode: TargetMode,
         release: str,
         image_source: str,
         security: Security = "off",
@@ -139,7 +138,7 @@ class RunReport:
         clock: Callable[[], datetime] = _utcnow,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        _one_of(mode, Mode, "mode")
+        _one_of(mode, TargetMode, "mode")
         _one_of(security, Security, "security")
         self._clock = clock
         self._monotonic = monotonic
@@ -262,9 +261,9 @@ class RunReport:
             new = {**new, "duration_s": total_s}
         self._checks[nodeid] = new
 
-    def set_mode(self, mode: Mode) -> None:
+    def set_mode(self, mode: TargetMode) -> None:
         """Record how the target was obtained, once the driver knows it."""
-        _one_of(mode, Mode, "mode")
+        _one_of(mode, TargetMode, "mode")
         self._target["mode"] = mode
 
     def set_image_source(self, image_source: str) -> None:

@@ -8,8 +8,8 @@ import pytest
 
 import manifests
 from edgex_client import GatewayClient
+from edgex_smoke.lifecycle import LiveEdgeX
 from harness.errors import SmokeError
-from harness.lifecycle import LiveEdgeX
 from suites._expect import fail
 
 

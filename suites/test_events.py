@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edgex_client import GatewayClient, Message
-from harness.lifecycle import LiveEdgeX
+from edgex_smoke.lifecycle import LiveEdgeX
 from suites._expect import require
 
 INTEGER_DEVICE = "Random-Integer-Device"

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from edgex_client import GatewayClient
-from harness.lifecycle import LiveEdgeX
+from edgex_smoke.lifecycle import LiveEdgeX
 from suites._expect import require
 
 PROBE_TIMEOUT_S = 2.0

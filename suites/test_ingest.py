@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from edgex_client import GatewayClient, Message, same_number, wait_for
-from harness.lifecycle import LiveEdgeX
+from edgex_smoke.lifecycle import LiveEdgeX
 from suites._expect import require
 
 ARRIVAL_TIMEOUT_S = 30.0

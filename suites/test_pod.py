@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.lifecycle import LiveEdgeX
+from edgex_smoke.lifecycle import LiveEdgeX
 from suites._expect import fail, require
 
 

@@ -1,4 +1,4 @@
-"""One contract every driver keeps, as a test class to subclass (house style §9).
+"""One contract every driver keeps, as a test class to subclass.
 
 A driver's test module subclasses `DistroContract` and overrides the ``subject``
 fixture with a `Subject`: how to build the driver, which image the small test pod
@@ -34,9 +34,9 @@ from typing import Any
 import pytest
 
 from distros import Distro, DistroSettings
-from distros._ownership import ownership_labels, with_labels
 from harness import proc
 from harness.errors import ReadinessTimeoutError
+from harness.labels import ownership_labels, with_labels
 from tests import _servers
 from tests._pods import small_pod
 
@@ -103,7 +103,7 @@ CHILD = textwrap.dedent(
     import json, signal, sys, time
     from pathlib import Path
     from distros import DistroSettings
-    from distros._ownership import ownership_labels, with_labels
+    from harness.labels import ownership_labels, with_labels
     from tests import _contract
     from tests._pods import small_pod
 

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from edgex_client import GATEWAY_SERVICES
 
-REAL_PING_TIMESTAMP = "Thu Nov 26 15:22:41 UTC 2026"  # as EdgeX 4.0.2 answered (edgex-facts §12)
+REAL_PING_TIMESTAMP = "Thu Nov 26 15:22:41 UTC 2026"  # as EdgeX 4.0.2 answered (observed on a real EdgeX 4.0.2)
 NGINX_502 = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n"
     "<hr><center>nginx/1.29.3</center>\r\n</body>\r\n</html>\r\n"
@@ -44,8 +44,8 @@ class _Reply:
 class EdgeXGatewayDouble:
     """Test double of the EdgeX 4.0 REST API shapes as seen through the NGINX gateway.
 
-    Used only in tests/. It answers ``/<service>/api/v3/...`` with the JSON shapes of
-    edgex-facts.md §5 and the values observed on a real 4.0.2 (§12): ping with a
+    Used only in tests/. It answers ``/<service>/api/v3/...`` with the JSON shapes of the
+    EdgeX 4.0 API and the values observed on a real 4.0.2: ping with a
     UnixDate timestamp, ``{"count": N}``, core-command events, EdgeX error bodies,
     NGINX's HTML 502 page for a dead upstream, 401 without the expected JWT.
     State lives in memory: device-rest POSTs and core-command PUTs become readings

@@ -22,7 +22,7 @@ import pytest
 
 import distros
 import manifests
-from distros import _cluster, k3s, kubeedge, microk8s
+from distros import _cluster, _host, _sideload, k3s, kubeedge, microk8s
 from distros._protocol import Deployment, DistroSettings, Target
 from harness import proc
 from harness.errors import InfraError, PreflightError
@@ -156,19 +156,29 @@ def test_normalize_ref_matches_runtime_names(ref: str, expected: str) -> None:
     assert manifests.runtime_reference(ref) == expected
 
 
-def test_missing_refs_compares_normalized_names_and_keeps_order() -> None:
-    present = ["docker.io/library/postgres:18", "localhost/a:1", "sha256:abc"]
-    refs = ["postgres:18", "localhost/b:1", "localhost/a:1", "localhost/b:1", "eclipse-mosquitto:2"]
-    assert _cluster.missing_refs(refs, present) == ["localhost/b:1", "eclipse-mosquitto:2"]
+MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+CTR_LIST = "\n".join(  # `ctr images list` as containerd 1.6 prints it (SIZE has a space; LABELS last, "-" if none)
+    [
+        "REF TYPE DIGEST SIZE PLATFORMS LABELS",
+        f"docker.io/library/postgres:18 {MANIFEST} sha256:aa 100.0 MiB linux/amd64 io.cri-containerd.image=managed",
+        f"localhost/lab/a:1 {MANIFEST} sha256:bb 10.0 MiB linux/amd64 "
+        "io.cri-containerd.image=managed,io.edgex-smoke.podman-image-id=OLD",
+        f"localhost/lab/c:1 {MANIFEST} sha256:cc 1.0 KiB linux/amd64 io.edgex-smoke.podman-image-id=SAME",
+        f"sha256:0123 {MANIFEST} sha256:aa 100.0 MiB linux/amd64 -",
+    ]
+)
 
 
-def test_parse_image_list_drops_digest_aliases() -> None:
-    text = "docker.io/library/postgres:18\nsha256:0123\n\nlocalhost/a:1\n"
-    assert _cluster.parse_image_list(text) == {"docker.io/library/postgres:18", "localhost/a:1"}
+def test_parse_image_list_reads_names_and_labels_and_drops_digest_aliases() -> None:
+    assert _sideload.parse_image_list(CTR_LIST) == {
+        "docker.io/library/postgres:18": {"io.cri-containerd.image": "managed"},
+        "localhost/lab/a:1": {"io.cri-containerd.image": "managed", _sideload.SOURCE_ID_LABEL: "OLD"},
+        "localhost/lab/c:1": {_sideload.SOURCE_ID_LABEL: "SAME"},
+    }
 
 
 def test_save_image_argv_writes_a_docker_archive() -> None:
-    assert _cluster.save_image_argv("localhost/a:1", Path("/w/a.tar")) == [
+    assert _sideload.save_image_argv("localhost/a:1", Path("/w/a.tar")) == [
         "podman",
         "save",
         "--format",
@@ -180,7 +190,7 @@ def test_save_image_argv_writes_a_docker_archive() -> None:
 
 
 def test_journal_argv_is_bounded_and_pagerless() -> None:
-    assert _cluster.journal_argv("k3s", lines=10) == [
+    assert _host.journal_argv("k3s", lines=10) == [
         "journalctl",
         "--unit",
         "k3s",
@@ -193,37 +203,35 @@ def test_journal_argv_is_bounded_and_pagerless() -> None:
 
 
 def test_label_safe_makes_node_names() -> None:
-    assert _cluster.label_safe("Build_Host.local") == "build-host-local"
-    assert len(_cluster.label_safe("x" * 100)) == 63
+    assert _host.label_safe("Build_Host.local") == "build-host-local"
+    assert len(_host.label_safe("x" * 100)) == 63
 
 
-def test_side_load_imports_from_podman_pulls_upstream_and_names_what_is_missing(
+def test_side_load_imports_what_changed_keeps_what_is_there_pulls_upstream_and_names_what_is_missing(
     monkeypatch: pytest.MonkeyPatch, recorder: Recorder, tmp_path: Path
 ) -> None:
-    recorder.outputs = {"images list": "docker.io/library/postgres:18\n"}
+    recorder.outputs = {"images list": CTR_LIST}
     recorder.fail = ["pull docker.io/library/nginx"]
-    monkeypatch.setattr(_cluster, "in_podman_storage", lambda ref: ref == "localhost/lab/a:1")
-    monkeypatch.setattr(_cluster, "_podman_env", dict)
+    in_podman = {"localhost/lab/a:1": "NEW", "localhost/lab/c:1": "SAME"}
+    monkeypatch.setattr(_sideload, "podman_image_id", in_podman.get)
+    refs = ["postgres:18", "localhost/lab/a:1", "localhost/lab/c:1", "eclipse-mosquitto:2", "nginx:1"]
+    refs.append("localhost/lab/b:1")
     with pytest.raises(PreflightError) as excinfo:
-        _cluster.side_load(
-            ["postgres:18", "localhost/lab/a:1", "eclipse-mosquitto:2", "nginx:1", "localhost/lab/b:1"],
-            subject="k3s",
-            list_argv=k3s.images_argv("k3s"),
-            import_argv=lambda archive: k3s.import_argv("k3s", archive),
-            pull_argv=lambda ref: k3s.pull_argv("k3s", ref),
-            work_dir=tmp_path,
-            progress=lambda _line: None,
-        )
+        _sideload.side_load(refs, k3s.node_runtime("k3s"), subject="k3s", work_dir=tmp_path, progress=lambda _: None)
     _one_line(excinfo.value, "k3s: 2 image(s) missing", "nginx:1, localhost/lab/b:1", "--images lab")
     argvs = recorder.argvs
-    assert argvs[0] == ["k3s", "ctr", "--namespace", "k8s.io", "images", "list", "--quiet"]
+    assert argvs[0] == ["k3s", "ctr", "--namespace", "k8s.io", "images", "list"]
+    # a:1 is on the node from an older podman image: saved, imported and labelled anew
     assert argvs[1][:5] == ["podman", "save", "--format", "docker-archive", "--output"]
     assert argvs[1][-1] == "localhost/lab/a:1"
     assert argvs[2][:6] == ["k3s", "ctr", "--namespace", "k8s.io", "images", "import"]
     assert argvs[2][-1] == argvs[1][5]  # the archive podman wrote
-    assert argvs[3] == ["k3s", "crictl", "pull", "docker.io/library/eclipse-mosquitto:2"]
-    assert argvs[4] == ["k3s", "crictl", "pull", "docker.io/library/nginx:1"]
-    assert len(argvs) == 5  # postgres was there already; localhost/lab/b:1 is never pulled
+    label = ["images", "label", "localhost/lab/a:1", f"{_sideload.SOURCE_ID_LABEL}=NEW"]
+    assert argvs[3] == ["k3s", "ctr", "--namespace", "k8s.io", *label]
+    # c:1 is there from the same podman image, postgres:18 is there: skipped
+    assert argvs[4] == ["k3s", "crictl", "pull", "docker.io/library/eclipse-mosquitto:2"]
+    assert argvs[5] == ["k3s", "crictl", "pull", "docker.io/library/nginx:1"]
+    assert len(argvs) == 6  # localhost/lab/b:1 is never pulled
 
 
 class PodKube:
@@ -256,7 +264,7 @@ def _gateway_pod(*, host_network: bool) -> dict[str, Any]:
 def test_workload_endpoints_use_the_node_address_and_host_ports(
     monkeypatch: pytest.MonkeyPatch, settings: DistroSettings, host_network: bool, pod_ip: str | None
 ) -> None:
-    monkeypatch.setattr(_cluster, "accepts", lambda _host, _port, **_kw: True)
+    monkeypatch.setattr(_host, "accepts", lambda _host, _port, **_kw: True)
     kube: Any = PodKube(_gateway_pod(host_network=host_network))
     workload = _cluster.Workload(lambda: kube, settings, subject="kubeedge")
     deployment = Deployment(pod="edgex", run_id="r1", created=True, namespace="edgex-smoke-r1")
@@ -289,7 +297,8 @@ def test_k3s_airgap_install_skips_the_download() -> None:
 
 
 def test_k3s_image_commands() -> None:
-    assert k3s.import_argv("/usr/local/bin/k3s", Path("/w/i.tar")) == [
+    runtime = k3s.node_runtime("/usr/local/bin/k3s")
+    assert runtime.import_argv(Path("/w/i.tar")) == [
         "/usr/local/bin/k3s",
         "ctr",
         "--namespace",
@@ -298,8 +307,8 @@ def test_k3s_image_commands() -> None:
         "import",
         "/w/i.tar",
     ]
-    assert k3s.images_argv("k3s") == ["k3s", "ctr", "--namespace", "k8s.io", "images", "list", "--quiet"]
-    assert k3s.pull_argv("k3s", "docker.io/library/x:1") == ["k3s", "crictl", "pull", "docker.io/library/x:1"]
+    assert runtime.list_argv() == ["/usr/local/bin/k3s", "ctr", "--namespace", "k8s.io", "images", "list"]
+    assert runtime.pull_argv("x:1") == ["/usr/local/bin/k3s", "crictl", "pull", "docker.io/library/x:1"]
     assert k3s.uninstall_argv() == ["/usr/local/bin/k3s-uninstall.sh"]
     assert str(k3s.AGENT_IMAGES_DIR) == "/var/lib/rancher/k3s/agent/images"
 
@@ -341,9 +350,9 @@ def test_k3s_preflight_says_why_it_may_not_install(
 ) -> None:
     root, systemd, installer, reason = case
     _empty_path(monkeypatch, tmp_path)
-    monkeypatch.setattr(_cluster, "is_root", lambda: root)
-    monkeypatch.setattr(_cluster, "has_systemd", lambda: systemd)
-    monkeypatch.setattr(_cluster, "has_openrc", lambda: False)
+    monkeypatch.setattr(_host, "is_root", lambda: root)
+    monkeypatch.setattr(_host, "has_systemd", lambda: systemd)
+    monkeypatch.setattr(_host, "has_openrc", lambda: False)
     driver = k3s.K3sDistro(settings, k3s.K3sConfig(installer=installer))
     with pytest.raises(PreflightError) as excinfo:
         driver.preflight([])
@@ -407,9 +416,9 @@ def test_microk8s_commands() -> None:
     assert microk8s.enable_argv() == ["microk8s", "enable", "dns", "hostpath-storage"]
     assert microk8s.enable_argv("10.0.0.1") == ["microk8s", "enable", "dns:10.0.0.1", "hostpath-storage"]
     assert microk8s.config_argv() == ["microk8s", "config"]
-    assert microk8s.import_argv(Path("/w/i.tar")) == ["microk8s", "images", "import", "/w/i.tar"]
-    assert microk8s.images_argv() == ["microk8s", "ctr", "--namespace", "k8s.io", "images", "list", "--quiet"]
-    assert microk8s.pull_argv("docker.io/library/x:1") == [
+    assert microk8s.NODE_RUNTIME.import_argv(Path("/w/i.tar")) == ["microk8s", "images", "import", "/w/i.tar"]
+    assert microk8s.NODE_RUNTIME.list_argv() == ["microk8s", "ctr", "--namespace", "k8s.io", "images", "list"]
+    assert microk8s.NODE_RUNTIME.pull_argv("docker.io/library/x:1") == [
         "microk8s",
         "ctr",
         "--namespace",
@@ -457,8 +466,8 @@ def test_microk8s_preflight_says_why_it_may_not_install(
     bin_dir = _empty_path(monkeypatch, tmp_path)
     if snap:
         _executable(bin_dir, "snap")
-    monkeypatch.setattr(_cluster, "is_root", lambda: root)
-    monkeypatch.setattr(_cluster, "has_systemd", lambda: False)
+    monkeypatch.setattr(_host, "is_root", lambda: root)
+    monkeypatch.setattr(_host, "has_systemd", lambda: False)
     with pytest.raises(PreflightError) as excinfo:
         microk8s.MicroK8sDistro(settings, microk8s.MicroK8sConfig()).preflight([])
     message = _one_line(excinfo.value, "microk8s: 'microk8s' is not on PATH and this run may not install it ", reason)
@@ -565,7 +574,8 @@ def test_kubeedge_join_command_puts_the_token_last_and_installs_no_mqtt() -> Non
 
 def test_kubeedge_edge_runtime_commands() -> None:
     endpoint = "unix:///run/containerd/containerd.sock"
-    assert kubeedge.import_argv(endpoint, Path("/w/i.tar")) == [
+    runtime = kubeedge.node_runtime(endpoint)
+    assert runtime.import_argv(Path("/w/i.tar")) == [
         "ctr",
         "--address",
         "/run/containerd/containerd.sock",
@@ -575,8 +585,8 @@ def test_kubeedge_edge_runtime_commands() -> None:
         "import",
         "/w/i.tar",
     ]
-    assert kubeedge.images_argv(endpoint)[-3:] == ["images", "list", "--quiet"]
-    assert kubeedge.pull_argv(endpoint, "docker.io/library/x:1")[-3:] == ["images", "pull", "docker.io/library/x:1"]
+    assert runtime.list_argv()[-2:] == ["images", "list"]
+    assert runtime.pull_argv("docker.io/library/x:1")[-3:] == ["images", "pull", "docker.io/library/x:1"]
 
 
 def test_kubeedge_version_parsing() -> None:
@@ -607,7 +617,7 @@ def test_kubeedge_preflight_names_an_unreachable_host_cluster(tmp_path: Path) ->
 
 
 def _node(name: str, *, edge: bool, ready: bool, ip: str = "10.9.9.9") -> dict[str, Any]:
-    labels = {_cluster.EDGE_ROLE_LABEL: ""} if edge else {}
+    labels = {_host.EDGE_ROLE_LABEL: ""} if edge else {}
     return {
         "metadata": {"name": name, "labels": labels},
         "spec": {},
@@ -622,7 +632,7 @@ def test_kubeedge_preflight_without_an_edge_says_why_it_may_not_join(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings: DistroSettings
 ) -> None:
     _empty_path(monkeypatch, tmp_path)
-    monkeypatch.setattr(_cluster, "is_root", lambda: True)
+    monkeypatch.setattr(_host, "is_root", lambda: True)
     driver = kubeedge.KubeEdgeDistro(settings, kubeedge.KubeEdgeConfig())
     workload = FakeWorkload(FakeKube([_node("cloud", edge=False, ready=True)]))
     monkeypatch.setattr(driver, "_workload", lambda: workload)
@@ -643,8 +653,8 @@ def test_kubeedge_join_records_init_token_and_join(
     recorder.outputs = {"gettoken": "some log line\nTOKEN.abc\n"}
     dropin = tmp_path / "edgecore.service.d" / "10-edgex-smoke.conf"
     monkeypatch.setattr(kubeedge, "EDGECORE_DROPIN", dropin)
-    monkeypatch.setattr(_cluster, "has_systemd", lambda: True)
-    monkeypatch.setattr(_cluster, "reachable", lambda _host, _port, **_kw: True)
+    monkeypatch.setattr(_host, "has_systemd", lambda: True)
+    monkeypatch.setattr(_host, "reachable", lambda _host, _port, **_kw: True)
     settings = DistroSettings(run_id="r1", work_dir=tmp_path / "w", kubeconfig=tmp_path / "host.kubeconfig")
     config = kubeedge.KubeEdgeConfig(keadm=str(keadm), advertise_address="10.1.2.3", edge_node="edge-1")
     driver = kubeedge.KubeEdgeDistro(settings, config)
@@ -717,7 +727,7 @@ FACTORIES = {"k3s": k3s.K3sDistro, "microk8s": microk8s.MicroK8sDistro, "kubeedg
 
 def _skip_if_installed(distro: str) -> None:
     tool = {"k3s": "k3s", "microk8s": "microk8s", "kubeedge": "keadm"}[distro]
-    if _cluster.tool(tool) is not None:
+    if _host.tool(tool) is not None:
         pytest.skip(f"{tool} is installed on this host, so {distro} would not stop at preflight")
 
 

@@ -12,7 +12,7 @@ from harness.errors import ProductError
 
 BOOL_TOPIC = "edgex/events/device/device-virtual/Random-Boolean-Device/Random-Boolean-Device/Bool"
 
-# Shaped like the envelope seen on the bus of a real EdgeX 4.0.2 (edgex-facts §12).
+# Shaped like the envelope seen on the bus of a real EdgeX 4.0.2.
 ENVELOPE_4_0 = b"""{
   "apiVersion": "v3",
   "receivedTopic": "",

@@ -145,7 +145,7 @@ def test_mqtt_watcher_client_ids_are_unique_and_coexist(mosquitto_port: int) -> 
 def test_mqtt_watcher_reports_a_takeover_by_the_same_client_id(mosquitto_port: int) -> None:
     with MqttWatcher("127.0.0.1", mosquitto_port) as watcher:
         watcher.subscribe("edgex/events/#")
-        # What device-mqtt's two clients do to each other (edgex-facts §12): the broker drops the older one.
+        # What device-mqtt's two clients do to each other on a real EdgeX 4.0.2: the broker drops the older one.
         intruder = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=watcher.client_id)
         intruder.connect("127.0.0.1", mosquitto_port)
         intruder.loop_start()

@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
-from distros import Deployment, DistroSettings, Target, _kube
-from distros._ownership import RUN_ID, ownership_labels, with_labels
+from distros import Deployment, DistroSettings, Target, _cluster, _kube, local_cluster
 from distros.k8s import K8sDistro
 from harness.errors import InfraError, ManifestError, PreflightError, ReadinessTimeoutError
+from harness.labels import RUN_ID, ownership_labels, with_labels
 from tests import _servers
 from tests._contract import DistroContract, Subject
 from tests._pods import small_pod
@@ -45,8 +45,8 @@ def test_kubeconfig_comes_from_the_option_then_the_environment_then_home(
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("KUBECONFIG", "/from/env")
-    assert K8sDistro(_settings(tmp_path, kubeconfig=Path("/from/option")))._attach_kubeconfig() == "/from/option"
-    assert K8sDistro(_settings(tmp_path))._attach_kubeconfig() == "/from/env"
+    assert K8sDistro(_settings(tmp_path, kubeconfig=Path("/from/option")))._attach_kubeconfig() == Path("/from/option")
+    assert K8sDistro(_settings(tmp_path))._attach_kubeconfig() == Path("/from/env")
     monkeypatch.delenv("KUBECONFIG")
     with pytest.raises(PreflightError) as caught:
         K8sDistro(_settings(tmp_path))._attach_kubeconfig()
@@ -54,11 +54,11 @@ def test_kubeconfig_comes_from_the_option_then_the_environment_then_home(
     home_config = tmp_path / "home" / ".kube" / "config"
     home_config.parent.mkdir(parents=True)
     home_config.write_text("{}")
-    assert K8sDistro(_settings(tmp_path))._attach_kubeconfig() == str(home_config)
+    assert K8sDistro(_settings(tmp_path))._attach_kubeconfig() == home_config
 
 
 def test_only_an_accepted_connection_proves_a_route() -> None:
-    from distros._cluster import accepts  # noqa: PLC0415
+    from distros._host import accepts  # noqa: PLC0415
 
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
@@ -69,24 +69,73 @@ def test_only_an_accepted_connection_proves_a_route() -> None:
     assert 1.0 <= time.monotonic() - started < 3
 
 
-def test_module_imports_without_the_lab_cluster() -> None:
-    code = "import sys, distros.k8s; assert 'lab.cluster.api' not in sys.modules, sorted(sys.modules)"
+def test_the_driver_imports_no_lab_module() -> None:
+    code = (
+        "import sys, distros.k8s; assert not [m for m in sys.modules if m.split('.')[0] == 'lab'], sorted(sys.modules)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=60)
 
 
-def test_local_provisioning_without_the_lab_api_fails_preflight(
+def test_local_provisioning_without_a_running_cluster_fails_preflight_with_the_start_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "lab.cluster.api", None)  # makes the import fail
-    with pytest.raises(PreflightError, match=r"^k8s: --provision local needs lab.cluster.api, which cannot be"):
+    monkeypatch.setenv(local_cluster.ENV_STATE_DIR, str(tmp_path / "state"))
+    with pytest.raises(PreflightError) as caught:
         K8sDistro(_settings(tmp_path, provision="local")).preflight([])
+    assert str(caught.value) == (
+        f"k8s: --provision local: no local cluster is running (no {tmp_path / 'state' / local_cluster.FILE_NAME}); "
+        "start it with 'python -m lab.cluster up' (make lab-cluster) in an edgex-smoke checkout"
+    )
 
 
-def test_down_on_an_attached_target_touches_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "lab.cluster.api", None)  # down() must not even look for the lab cluster
+@pytest.mark.parametrize(
+    ("content", "problem"), [("{not json", "cannot read the local cluster's descriptor"), ("{}", "lacks 'containerd'")]
+)
+def test_a_broken_local_cluster_descriptor_is_one_line_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str, problem: str
+) -> None:
+    monkeypatch.setenv(local_cluster.ENV_STATE_DIR, str(tmp_path))
+    local_cluster.descriptor_path().write_text(content)
+    with pytest.raises(PreflightError) as caught:
+        K8sDistro(_settings(tmp_path, provision="local")).preflight([])
+    message = str(caught.value)
+    assert problem in message and "restart the cluster so it writes the file anew" in message
+    assert "\n" not in message
+
+
+def test_the_local_cluster_descriptor_round_trips_and_names_the_node_runtime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(local_cluster.ENV_STATE_DIR, str(tmp_path))
+    written = local_cluster.LocalCluster(
+        kubeconfig=tmp_path / "admin.kubeconfig",
+        node_name="node-1",
+        containerd_address=tmp_path / "containerd.sock",
+        facts={"kube_proxy": "none"},
+    )
+    written.write(local_cluster.descriptor_path())
+    assert local_cluster.read() == written
+    distro = K8sDistro(_settings(tmp_path, provision="local"))
+    assert distro._connection() == (tmp_path / "admin.kubeconfig", None)
+    runtime = distro._node_runtime()
+    assert runtime is not None
+    assert runtime.list_argv() == [
+        "ctr",
+        "--address",
+        str(tmp_path / "containerd.sock"),
+        "--namespace",
+        "k8s.io",
+        "images",
+        "list",
+    ]
+
+
+def test_down_touches_no_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(local_cluster.ENV_STATE_DIR, str(tmp_path / "none"))
     distro = K8sDistro(_settings(tmp_path, kubeconfig=tmp_path / "absent"))
     distro.down(Target(distro="k8s", name="x", mode="attached", created=False))
-    distro.down(Target(distro="k8s", name="x", mode="provisioned", created=False))
+    local = K8sDistro(_settings(tmp_path, provision="local"))
+    local.down(Target(distro="k8s", name="x", mode="provisioned", created=False))
 
 
 def test_undeploy_of_a_deployment_this_run_did_not_create_deletes_nothing(tmp_path: Path) -> None:
@@ -121,8 +170,10 @@ class _FakeKube:
 
 
 def _deploy_with(tmp_path: Path, kube: _FakeKube, *, keep: bool = False) -> Deployment:
-    distro = K8sDistro(_settings(tmp_path, keep=keep))
-    distro._kube = kube  # type: ignore[assignment]  # a recording stand-in for the API server
+    settings = _settings(tmp_path, keep=keep)
+    distro = K8sDistro(settings)
+    # A recording stand-in for the API server.
+    distro._work = _cluster.Workload(lambda: kube, settings, subject="k8s")  # type: ignore[arg-type,return-value]
     objects = small_pod(INFRA_IMAGE, name="edgex", host_port=18000, run_id="unit")
     return distro.deploy(Target(distro="k8s", name="x", mode="attached", created=False), objects)
 
@@ -418,7 +469,7 @@ def test_reap_removes_namespaces_of_dead_runs_only(kube: _kube.KubeClient, drive
 def test_exec_and_port_forward_reach_the_container(live: Live, driver: K8sDistro, run_id: str) -> None:
     with _deployed(driver, _pod(live, run_id)) as (target, deployment):
         driver.wait_deployed(target, deployment, timeout_s=60)
-        kube = driver._client()
+        kube = driver._workload().kube
         namespace = deployment.namespace
         assert namespace is not None
         assert kube.exec_in(namespace, "web", "web", ["sh", "-c", "echo out; echo err >&2; exit 7"]) == (
@@ -475,7 +526,7 @@ def test_endpoints_fall_back_to_port_forwarding_when_the_node_is_not_routable(
             progress=lines.append,
         )
     )
-    monkeypatch.setattr("distros._cluster.accepts", lambda host, port: False)
+    monkeypatch.setattr("distros._host.accepts", lambda host, port: False)
     with _deployed(distro, objects) as (target, deployment):
         distro.wait_deployed(target, deployment, timeout_s=60)
         endpoints = distro.endpoints(target, deployment)
@@ -557,7 +608,7 @@ def test_local_fingerprint_names_the_lab_network(live: Live, tmp_path: Path) -> 
     assert facts["kube_proxy"] == "none (lab cluster)"
 
 
-def test_local_provisioning_attaches_to_the_running_lab_cluster(live: Live, tmp_path: Path) -> None:
+def test_local_provisioning_attaches_to_the_running_lab_cluster_and_never_stops_it(live: Live, tmp_path: Path) -> None:
     if not live.lab:
         pytest.skip("needs the lab cluster")
     from lab.cluster import api  # noqa: PLC0415
@@ -565,12 +616,10 @@ def test_local_provisioning_attaches_to_the_running_lab_cluster(live: Live, tmp_
     distro = K8sDistro(DistroSettings(run_id="local", work_dir=tmp_path, provision="local"))
     distro.preflight([])
     first = distro.up()
-    if first.created:  # someone stopped the shared lab cluster meanwhile; leave the new one to the others
-        pytest.skip("the lab cluster had stopped, so up() started it; nothing left to attach to")
     second = distro.up()
     assert (first.mode, first.created, second.created) == ("provisioned", False, False)
     distro.load_images(first, [live.image])
-    with pytest.raises(PreflightError, match="not in podman storage"):
+    with pytest.raises(PreflightError, match="neither in podman storage nor pullable: localhost/edgex-smoke-test/ab"):
         distro.load_images(first, ["localhost/edgex-smoke-test/absent:0"])
     distro.down(first)
     assert api.status() is not None, "down() must not stop a lab cluster this run did not start"

@@ -16,6 +16,8 @@ import requests
 from kubernetes import client, config
 from kubernetes.stream import stream
 
+from distros import _sideload, local_cluster
+from harness import proc
 from lab import podman
 from lab.cluster import api, host
 
@@ -82,7 +84,7 @@ def namespace(core: Any) -> Iterator[str]:
 def web(core: Any, namespace: str, cluster: api.LocalCluster) -> tuple[str, int]:
     if not podman.image_exists(INFRA_IMAGE):
         pytest.skip(f"{INFRA_IMAGE} is not in podman storage: python -m lab images")
-    api.load_images([INFRA_IMAGE], timeout_s=300)
+    api.load_images([INFRA_IMAGE])
     port = _free_host_port(core)
     pod = {
         "apiVersion": "v1",
@@ -162,3 +164,22 @@ def test_exec_runs_in_the_pod(core: Any, namespace: str, web: tuple[str, int]) -
 def test_logs_come_through_the_api(core: Any, namespace: str, web: tuple[str, int]) -> None:
     name, _ = web
     assert MARKER in core.read_namespaced_pod_log(name, namespace)
+
+
+def test_the_running_cluster_describes_itself_for_smoke_runs(cluster: api.LocalCluster) -> None:
+    described = local_cluster.read()
+    assert described == cluster.descriptor()
+    assert described.kubeconfig.is_file()
+    assert described.containerd_address.is_socket()
+
+
+def test_side_loading_again_imports_nothing_unless_podman_holds_another_image(
+    web: tuple[str, int], cluster: api.LocalCluster
+) -> None:
+    assert api.load_images([INFRA_IMAGE]) == [], "the node already holds this very podman image"
+    runtime = _sideload.NodeRuntime(ctr=("ctr", "--address", str(cluster.descriptor().containerd_address)))
+    # Forget where the node's copy came from, as if the image had been rebuilt under the same tag since.
+    proc.run(runtime.label_argv(INFRA_IMAGE, "sha256:older"), timeout_s=60)
+    assert api.load_images([INFRA_IMAGE]) == [INFRA_IMAGE]
+    listed = _sideload.parse_image_list(proc.run(runtime.list_argv(), timeout_s=60).stdout)
+    assert listed[INFRA_IMAGE][_sideload.SOURCE_ID_LABEL] == podman.image_id(INFRA_IMAGE)

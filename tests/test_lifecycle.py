@@ -18,10 +18,10 @@ import pytest
 
 import manifests
 from distros import ContainerState, Deployment, Endpoints, Fingerprint, KubeObject, Target
+from edgex_smoke.lifecycle import SmokeRun
+from edgex_smoke.options import RunOptions
+from edgex_smoke.status import StatusLine
 from harness.errors import ProductError
-from harness.lifecycle import SmokeRun
-from harness.options import RunOptions
-from harness.status import StatusLine
 from reports.writer import RunReport
 from tests._doubles import EdgeXGatewayDouble
 
@@ -36,6 +36,7 @@ class DistroDouble:
     endpoints_value: Endpoints
     calls: list[str] = field(default_factory=list)
     states: list[ContainerState] = field(default_factory=list)
+    pullable: bool = True
 
     def preflight(self, images: Sequence[str]) -> None:
         self.calls.append(f"preflight {len(images)}")
@@ -53,8 +54,15 @@ class DistroDouble:
     def reap(self, target: Target) -> list[str]:
         return ["pod old (run r0)"]
 
+    def can_pull(self, image: str) -> bool:
+        self.calls.append(f"can_pull {image}")
+        return self.pullable
+
     def load_images(self, target: Target, images: Sequence[str]) -> None:
-        self.calls.append("load_images")
+        self.calls.append(f"load_images {images[0]}")
+
+    def image_digests(self, images: Sequence[str]) -> dict[str, str | None]:
+        return {ref: "sha256:" + "0" * 64 for ref in images}
 
     def deploy(self, target: Target, objects: Sequence[KubeObject]) -> Deployment:
         self.calls.append("deploy")
@@ -86,12 +94,12 @@ class DistroDouble:
         self.calls.append("down")
 
 
-def _options(tmp_path: Path, *, keep: bool = False, ready_timeout_s: float = 10) -> RunOptions:
+def _options(tmp_path: Path, *, keep: bool = False, ready_timeout_s: float = 10, images: str = "lab") -> RunOptions:
     return RunOptions(
         distro="podman",
         release="4.0",
         security="off",
-        images="lab",
+        images=images,
         keep=keep,
         reuse=False,
         report_dir=tmp_path,
@@ -107,11 +115,13 @@ def gateway() -> Iterator[EdgeXGatewayDouble]:
         yield double
 
 
-def _run(tmp_path: Path, gateway: EdgeXGatewayDouble, broker_port: int, **kwargs: Any) -> tuple[SmokeRun, list[str]]:
+def _run(
+    tmp_path: Path, gateway: EdgeXGatewayDouble, broker_port: int, *, pullable: bool = True, **kwargs: Any
+) -> tuple[SmokeRun, list[str]]:
     lines: list[str] = []
     report = RunReport(distro="podman", mode="embedded", release="4.0", image_source="lab")
     endpoints = Endpoints(gateway_url=gateway.base_url, gateway_port=8000, mqtt_host="127.0.0.1", mqtt_port=broker_port)
-    double = DistroDouble(endpoints)
+    double = DistroDouble(endpoints, pullable=pullable)
     run = SmokeRun(_options(tmp_path, **kwargs), report, StatusLine(lines.append), distro=double)
     return run, lines
 
@@ -132,7 +142,7 @@ def test_phases_fill_the_report_and_teardown_removes_the_pod(
         "preflight 9",
         "up",
         "wait_ready",
-        "load_images",
+        "load_images localhost/edgex-smoke-lab/infra:bookworm",
         "deploy",
         "wait_deployed",
         "undeploy",
@@ -145,6 +155,7 @@ def test_phases_fill_the_report_and_teardown_removes_the_pod(
     assert {image["component"] for image in report["edgex"]["images"]} == set(live.images)
     assert report["reaped"] == ["pod old (run r0)"]
     assert report["target"]["fingerprint"] == {"double_version": "1"}
+    assert {image["digest"] for image in report["edgex"]["images"]} == {"sha256:" + "0" * 64}
     assert any("services to answer ping through the gateway" in line for line in lines)
     assert lines[-1].startswith("edgex-smoke [teardown] done in")
 
@@ -173,7 +184,7 @@ def test_a_silent_service_fails_ready_naming_it(
 def test_no_event_leaves_first_event_unreached_but_the_run_goes_on(
     tmp_path: Path, gateway: EdgeXGatewayDouble, mosquitto_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("harness.lifecycle.FIRST_EVENT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr("edgex_smoke.lifecycle.FIRST_EVENT_TIMEOUT_S", 1.0)
     run, lines = _run(tmp_path, gateway, mosquitto_port, keep=True)
     run.start()
     run.finish(failed=False)
@@ -182,3 +193,31 @@ def test_no_event_leaves_first_event_unreached_but_the_run_goes_on(
     assert report["phases"]["first_event"] is None
     assert any("no event:" in line for line in lines)
     assert "undeploy" not in run.distro.calls, "--keep leaves the pod"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("pullable", [True, False])
+def test_images_auto_is_settled_by_one_probe_before_preflight(
+    tmp_path: Path, gateway: EdgeXGatewayDouble, mosquitto_port: int, monkeypatch: pytest.MonkeyPatch, pullable: bool
+) -> None:
+    source = "upstream" if pullable else "lab"
+    monkeypatch.setattr("edgex_smoke.lifecycle.FIRST_EVENT_TIMEOUT_S", 0.5)  # no event is sent: not this test's topic
+    run, lines = _run(tmp_path, gateway, mosquitto_port, pullable=pullable, images="auto")
+    run.start()
+    run.finish(failed=False)
+    calls = run.distro.calls  # type: ignore[attr-defined]
+    probe = manifests.image_refs(
+        manifests.render(
+            release="4.0",
+            distro="podman",
+            images=manifests.ImageSource.parse("upstream"),
+            security="off",
+            run_id=run.report.run_id,
+            gateway_http_port=8000,
+            gateway_mqtt_port=1884,
+        )
+    )["database"]
+    assert calls[:3] == [f"can_pull {probe}", "preflight 9", "up"]
+    loaded = next(call for call in calls if call.startswith("load_images "))
+    assert loaded.split()[1].startswith("localhost/edgex-smoke-lab/" if source == "lab" else "docker.io/")
+    assert run.report.to_dict()["edgex"]["image_source"] == source
+    assert any("using the lab images" in line for line in lines) is (source == "lab")

@@ -359,7 +359,7 @@ def test_registry_lists_are_what_exists() -> None:
         ({"release": "3.1"}, ("'3.1'", "choose one of: 4.0")),
         ({"release": "../4.0"}, ("'../4.0'", "choose one of: 4.0")),
         ({"distro": "k3d"}, ("'k3d'", "choose one of: k3s, k8s, kubeedge, microk8s, podman")),
-        ({"security": "on"}, ("'on'", "later issue")),
+        ({"security": "on"}, ("'on'", "not implemented yet; use security 'off'")),
         ({"security": "maybe"}, ("'maybe'", "choose one of: off")),
         ({"run_id": "Not A Label!"}, ("'Not A Label!'", "label value")),
         ({"run_id": ""}, ("''", "label value")),

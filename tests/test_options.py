@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import options as opts
+from edgex_smoke import options as opts
 
 GOOD = {
     "distro": "podman",
@@ -74,7 +74,7 @@ def test_gateway_ports_need_two_numbers(value: str) -> None:
 
 def _run_plugin(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
-    return pytester.runpytest_subprocess("-p", "harness.plugin", *args)
+    return pytester.runpytest_subprocess("-p", "edgex_smoke.plugin", *args)
 
 
 def test_unknown_distro_is_a_one_line_usage_error(pytester: pytest.Pytester) -> None:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 import manifests
-from distros import _cluster
+from distros import _host
 from manifests import _render
 
 KNOWN_DISTROS = ("podman", "k8s", "k3s", "microk8s", "kubeedge")
@@ -79,12 +79,12 @@ def test_kubeedge_pod_runs_on_an_edge_node_with_host_network() -> None:
     assert spec["hostNetwork"] is True
     assert spec["dnsPolicy"] == "ClusterFirstWithHostNet"
     # The overlay and the driver agree on the edge role label.
-    assert spec["nodeSelector"] == {_cluster.EDGE_ROLE_LABEL: ""}
+    assert spec["nodeSelector"] == {_host.EDGE_ROLE_LABEL: ""}
 
 
 def test_kubeedge_pod_tolerates_the_edge_taints() -> None:
     tolerations = _pod(_render_objects("kubeedge"))["spec"]["tolerations"]
-    assert {"key": _cluster.EDGE_ROLE_LABEL, "operator": "Exists", "effect": "NoSchedule"} in tolerations
+    assert {"key": _host.EDGE_ROLE_LABEL, "operator": "Exists", "effect": "NoSchedule"} in tolerations
     # Edge autonomy: losing the cloud must not evict the pod after the default 300 s.
     unreachable = [t for t in tolerations if t["key"] == "node.kubernetes.io/unreachable"]
     assert unreachable == [{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"}]

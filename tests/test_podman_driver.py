@@ -19,10 +19,10 @@ import pytest
 
 import lab
 from distros import DistroSettings, _hostcheck, make_distro
-from distros._ownership import ownership_labels, with_labels
 from distros.podman import PodmanDistro
 from harness import proc
 from harness.errors import PreflightError
+from harness.labels import ownership_labels, with_labels
 from tests import _servers
 from tests._pods import small_pod
 

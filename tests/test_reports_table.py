@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from harness import proc
+from harness.vocabulary import ErrorKind
 from reports import RunReport, table
 from reports.cli import main
-from reports.schema import CheckOutcome, ErrorKind, PhaseName, RawHost
+from reports.schema import CheckOutcome, PhaseName, RawHost
 
 REPO = Path(__file__).resolve().parent.parent
 CI_HOST: RawHost = {"hostname": "runner-12", "ci": True, "platform": "Linux-6.1-x86_64", "python": "3.11.7"}

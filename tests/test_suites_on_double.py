@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import pytest
 
-from distros import _ownership
+from harness import labels as run_labels
 from harness import proc
 from reports import describe
 from reports.schema import RawReport
@@ -87,7 +87,7 @@ def test_all_checks_pass_on_podman(double_images: str, tmp_path: Path) -> None:
     _assert_passed_everything(done, report, tmp_path)
     assert report["target"]["distro"] == "podman"
     left = proc.run(
-        ["podman", "pod", "ps", "--filter", f"label={_ownership.RUN_ID}={report['run_id']}", "--format", "{{.Name}}"],
+        ["podman", "pod", "ps", "--filter", f"label={run_labels.RUN_ID}={report['run_id']}", "--format", "{{.Name}}"],
         timeout_s=60,
     )
     assert left.stdout.strip() == "", "the run's pod outlived it"

@@ -35,7 +35,6 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("status", help="tell whether the cluster runs; show PIDs, memory and logs")
     load = sub.add_parser("load", help="side-load images from local podman storage into the cluster")
     load.add_argument("refs", nargs="+", metavar="IMAGE")
-    load.add_argument("--timeout", type=float, default=600.0, help="seconds for all imports (default 600)")
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
@@ -46,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             api.down(progress=lambda line: print(line, flush=True))
             return 0
         if args.command == "load":
-            api.load_images(args.refs, timeout_s=args.timeout)
+            api.load_images(args.refs, progress=lambda line: print(line, flush=True))
             print(f"lab-cluster: loaded {' '.join(args.refs)}")
             return 0
         return _print_status()

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from distros import _sideload, local_cluster
 from harness.errors import InfraError, ReadinessTimeoutError
 from lab.cluster import (
     build,
@@ -33,7 +34,6 @@ from lab.cluster import (
     etcd,
     health,
     host,
-    images,
     kube,
     kubeconfig,
     kubelet,
@@ -91,6 +91,17 @@ class LocalCluster:
     def network_facts(self) -> dict[str, str]:
         """Report facts the API server cannot show: the CNI, and that there is no kube-proxy or cluster DNS."""
         return {"cni": cni.DESCRIPTION, "kube_proxy": "none (lab cluster)", "cluster_dns": "none (lab cluster)"}
+
+    def descriptor(self) -> local_cluster.LocalCluster:
+        """What ``pytest --distro k8s --provision local`` needs to know of this cluster (`distros.local_cluster`)."""
+        state = Layout(self.state_dir)
+        return local_cluster.LocalCluster(
+            kubeconfig=self.kubeconfig,
+            node_name=self.node_name,
+            containerd_address=state.containerd_socket,
+            containerd_namespace=layout.CONTAINERD_NAMESPACE,
+            facts=self.network_facts(),
+        )
 
 
 # --------------------------------------------------------------------------- bookkeeping
@@ -354,6 +365,7 @@ def up(*, timeout_s: float = 600.0, progress: Progress = print) -> LocalCluster:
                     deadline=time.monotonic() + timeout_s,
                     alive=lambda: processes.alive(state, "kubelet") is not None,
                 )
+            running.descriptor().write(state.descriptor)
             progress(f"lab-cluster: already running ({running.version}, node {running.node_name}); attached")
             return running
         if state.root.exists():
@@ -373,8 +385,10 @@ def up(*, timeout_s: float = 600.0, progress: Progress = print) -> LocalCluster:
             raise
         meta = _read_meta(state)
         assert meta is not None  # written by prepare()
+        cluster = _cluster(state, meta, created=True)
+        cluster.descriptor().write(state.descriptor)
         progress(f"lab-cluster: up in {starter.elapsed():.1f} s; kubeconfig {state.admin_kubeconfig}")
-        return _cluster(state, meta, created=True)
+        return cluster
 
 
 # --------------------------------------------------------------------------- down
@@ -455,7 +469,8 @@ def _down(state: Layout, progress: Progress, *, keep_logs: bool) -> None:
     """Stop everything recorded in `state` and remove it (all but ``logs/`` when `keep_logs`)."""
     if not state.root.exists():
         return
-    state.meta.unlink(missing_ok=True)  # from here on, status() says "not running"
+    state.descriptor.unlink(missing_ok=True)  # from here on, smoke runs find no local cluster
+    state.meta.unlink(missing_ok=True)  # and status() says "not running"
     problems = _stop_processes(state, progress)
     if shims := cleanup.kill_shims(state):
         progress(f"lab-cluster: killed {len(shims)} leftover containerd shim(s)")
@@ -491,17 +506,27 @@ def down(*, progress: Progress | None = None) -> None:
 # --------------------------------------------------------------------------- images
 
 
-def load_images(refs: Sequence[str], *, timeout_s: float = 600.0) -> None:
-    """Side-load `refs` from local podman storage into the running cluster's containerd.
+def load_images(refs: Sequence[str], *, progress: Progress | None = None) -> list[str]:
+    """Side-load `refs` from local podman storage into the running cluster's containerd; return what was imported.
+
+    The same code a smoke run uses (`distros._sideload.side_load`): an image the node already holds
+    from the same podman image is skipped.
 
     Raises:
-        InfraError: The cluster is not running, or an image is missing from podman or was not imported.
-        ReadinessTimeoutError: The imports took longer than `timeout_s`.
+        InfraError: The cluster is not running.
+        PreflightError: An image is neither in podman storage nor on the node.
     """
     state = Layout.default()
-    if processes.alive(state, "containerd") is None or not containerd.serving(state):
+    cluster = status()
+    if cluster is None or processes.alive(state, "containerd") is None or not containerd.serving(state):
         raise InfraError(
-            f"lab-cluster load_images: containerd of the lab cluster is not running (state {state.root}); "
+            f"lab-cluster load_images: the lab cluster is not running (state {state.root}); "
             "start it with `python -m lab.cluster up`"
         )
-    images.load(state, refs, timeout_s=timeout_s)
+    descriptor = cluster.descriptor()
+    runtime = _sideload.NodeRuntime(
+        ctr=("ctr", "--address", str(descriptor.containerd_address)), namespace=descriptor.containerd_namespace
+    )
+    return _sideload.side_load(
+        refs, runtime, subject="lab-cluster", work_dir=state.root / "images", progress=progress or log.info
+    )

@@ -1,6 +1,6 @@
 """containerd (Debian 1.6) for the lab cluster: our own config, root, state and socket under the state directory.
 
-Host facts behind the settings (see docs/platform-notes §4):
+Host facts behind the settings:
 
 * ``restrict_oom_score_adj = true``: the host has no CAP_SYS_RESOURCE, so a sandbox's oom_score_adj of -998 is
   refused and RunPodSandbox fails with ``can't get final child's PID from pipe: EOF`` without it.

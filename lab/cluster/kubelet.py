@@ -1,6 +1,6 @@
 """The kubelet's KubeletConfiguration and command line for this kind of host.
 
-Host facts behind the settings (docs/platform-notes §4):
+Host facts behind the settings:
 
 * cgroup v1 hybrid, no systemd: ``cgroupDriver: cgroupfs``; ``failCgroupV1: false`` (1.34 only warns, 1.35+
   refuses cgroup v1 without it).

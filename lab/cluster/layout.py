@@ -7,10 +7,10 @@ bytes, which a deep ``$EDGEX_SMOKE_CLUSTER_STATE`` could exceed; `Layout.check` 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from distros import local_cluster
 from harness.errors import PreflightError
 
 VERSION = "v1.34.4"
@@ -48,11 +48,7 @@ SOCKET_PATH_MAX = 107
 
 def default_state_dir() -> Path:
     """Return ``$EDGEX_SMOKE_CLUSTER_STATE``, else ``${XDG_CACHE_HOME:-~/.cache}/edgex-smoke/cluster/state``."""
-    override = os.environ.get("EDGEX_SMOKE_CLUSTER_STATE")
-    if override:
-        return Path(override).absolute()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "edgex-smoke" / "cluster" / "state"
+    return local_cluster.state_dir()
 
 
 @dataclass(frozen=True)
@@ -70,6 +66,11 @@ class Layout:
     def meta(self) -> Path:
         """JSON facts of the running cluster (node name, node IP, version)."""
         return self.root / "cluster.json"
+
+    @property
+    def descriptor(self) -> Path:
+        """The seam to smoke runs (`distros.local_cluster`): present while the cluster runs."""
+        return self.root / local_cluster.FILE_NAME
 
     @property
     def logs(self) -> Path:

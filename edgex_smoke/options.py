@@ -79,7 +79,7 @@ def validate(
     if security == "on":
         raise OptionError(
             "--security on: secure mode (JWT through the gateway, TLS with the deployment's CA) "
-            "is not implemented yet; it arrives with the security issue; use --security off"
+            "is not implemented yet; use --security off"
         )
     if images != AUTO_IMAGES:
         try:

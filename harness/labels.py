@@ -1,15 +1,22 @@
-"""Labels that mark what a run created, so a later run can tell leftovers from live work."""
+"""The labels on everything a run creates: what it is, which run made it, and whether that run is alive.
+
+The renderer puts the identity labels (`identity_labels`) on every object; the run adds
+the ownership labels (`ownership_labels`) before it deploys; the drivers select by
+`SELECTOR` and reap with `is_leftover`. Nothing else defines a label key.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Mapping, Sequence
-
-from distros._protocol import KubeObject
+from typing import Any
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "edgex-smoke"
+NAME = "app.kubernetes.io/name"
+PART_OF = "app.kubernetes.io/part-of"
 RUN_ID = "edgex-smoke/run-id"
 OWNER_HOST = "edgex-smoke/owner-host"
 OWNER_PID = "edgex-smoke/owner-pid"
@@ -17,26 +24,39 @@ KEEP = "edgex-smoke/keep"
 
 SELECTOR = f"{MANAGED_BY}={MANAGED_BY_VALUE}"
 
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 
-def _label_safe(value: str) -> str:
+
+def is_label_value(value: str) -> bool:
+    """True if `value` is a valid Kubernetes label value (1-63 characters, alphanumeric at both ends)."""
+    return bool(_LABEL_VALUE.match(value))
+
+
+def label_value(value: str) -> str:
+    """`value` made into a valid label value (anything else becomes ``-``), ``unknown`` if nothing is left."""
     cleaned = "".join(c if c.isalnum() or c in "-_." else "-" for c in value)[:63]
     return cleaned.strip("-_.") or "unknown"
 
 
+def identity_labels(run_id: str) -> dict[str, str]:
+    """What every rendered object carries: EdgeX, managed by edgex-smoke, made for run `run_id`."""
+    return {NAME: "edgex", PART_OF: "edgex", MANAGED_BY: MANAGED_BY_VALUE, RUN_ID: run_id}
+
+
 def ownership_labels(run_id: str, *, keep: bool) -> dict[str, str]:
-    """Labels naming this run, this process and whether the run keeps its objects."""
+    """Labels naming this run, this host and process, and whether the run keeps its objects."""
     return {
         MANAGED_BY: MANAGED_BY_VALUE,
         RUN_ID: run_id,
-        OWNER_HOST: _label_safe(socket.gethostname()),
+        OWNER_HOST: label_value(socket.gethostname()),
         OWNER_PID: str(os.getpid()),
         KEEP: "true" if keep else "false",
     }
 
 
-def with_labels(objects: Sequence[KubeObject], labels: Mapping[str, str]) -> list[KubeObject]:
-    """Return copies of `objects` with `labels` added to each object's metadata (and a Pod template's)."""
-    labelled: list[KubeObject] = []
+def with_labels(objects: Sequence[Mapping[str, Any]], labels: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Return copies of `objects` with `labels` added to each object's metadata."""
+    labelled: list[dict[str, Any]] = []
     for obj in objects:
         copy = {**obj, "metadata": {**obj.get("metadata", {})}}
         copy["metadata"]["labels"] = {**copy["metadata"].get("labels", {}), **labels}
@@ -60,7 +80,7 @@ def is_leftover(labels: Mapping[str, str], *, current_run_id: str) -> bool:
         return False
     if labels.get(KEEP) == "true":
         return False
-    if labels.get(OWNER_HOST) != _label_safe(socket.gethostname()):
+    if labels.get(OWNER_HOST) != label_value(socket.gethostname()):
         return False  # another host's run: we cannot tell whether it is alive, so leave it
     try:
         pid = int(labels.get(OWNER_PID, ""))

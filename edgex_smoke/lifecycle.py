@@ -14,17 +14,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import distros
-import lab
 import manifests
 from distros import Deployment, Distro, DistroSettings, Endpoints, KubeObject, Target
-from distros._ownership import ownership_labels, with_labels
 from edgex_client import GatewayClient, MqttWatcher, wait_for
-from harness.errors import PreflightError, ProductError, SmokeError
-from harness.options import AUTO_IMAGES, RunOptions
-from harness.status import StatusLine
+from edgex_smoke.options import AUTO_IMAGES, RunOptions
+from edgex_smoke.status import StatusLine
+from harness.errors import ProductError, SmokeError
+from harness.labels import ownership_labels, with_labels
 from reports.schema import PhaseName
 from reports.writer import RunReport
 
@@ -137,36 +135,35 @@ class SmokeRun:
         )
 
     def _provision(self) -> list[KubeObject]:
-        source = "upstream" if self.options.images == AUTO_IMAGES else self.options.images
+        source = self._settle_image_source()
         objects = self._render(source)
-        self.distro.preflight(list(manifests.image_refs(objects).values()))
+        refs = list(manifests.image_refs(objects).values())
+        self.distro.preflight(refs)
         self.target = self.distro.up()
         self.distro.wait_ready(self.target, timeout_s=self.options.ready_timeout_s)
         fingerprint = self.distro.fingerprint(self.target)
         self.report.set_mode(self.target.mode)
         self.report.set_fingerprint(dict(fingerprint.facts))
         self.report.add_reaped(self.distro.reap(self.target))
-        if self.options.reuse:
-            self.report.set_image_source(source)
-            return objects
-        try:
-            self.distro.load_images(self.target, list(manifests.image_refs(objects).values()))
-        except PreflightError as err:
-            if self.options.images != AUTO_IMAGES:
-                raise
-            missing = lab.missing_images()
-            if missing:
-                raise PreflightError(
-                    f"images: upstream images cannot be pulled ({err}) and lab images are missing "
-                    f"({', '.join(missing)}); build them with 'python -m lab images' (make lab-images), "
-                    "or give --images a mirror prefix"
-                ) from err
-            self.status.update("upstream images cannot be pulled; using lab images")
-            source = "lab"
-            objects = self._render(source)
-            self.distro.load_images(self.target, list(manifests.image_refs(objects).values()))
         self.report.set_image_source(source)
+        if not self.options.reuse:
+            self.distro.load_images(self.target, refs)
         return objects
+
+    def _settle_image_source(self) -> str:
+        """``--images auto``: upstream if the target can pull it, else the lab images; decided before anything starts.
+
+        One probe decides: the first upstream image that is not already local. The lab images are
+        not built here; if they are missing too, loading them fails with the one-line preflight error.
+        """
+        if self.options.images != AUTO_IMAGES:
+            return self.options.images
+        upstream = list(manifests.image_refs(self._render("upstream")).values())
+        probe = upstream[0] if upstream else ""
+        if not probe or self.distro.can_pull(probe):
+            return "upstream"
+        self.status.update(f"upstream images cannot be pulled here ({probe}); using the lab images")
+        return "lab"
 
     def _wait_ready(self, target: Target, deployment: Deployment, objects: list[KubeObject]) -> LiveEdgeX:
         self.distro.wait_deployed(target, deployment, timeout_s=self.options.ready_timeout_s)
@@ -185,8 +182,7 @@ class SmokeRun:
         return LiveEdgeX(self.distro, target, deployment, endpoints, gateway, release, dict(images))
 
     def _digests(self, refs: list[str]) -> dict[str, str | None]:
-        image_digests: Any = getattr(self.distro, "image_digests", None)
-        return dict(image_digests(refs)) if callable(image_digests) else {}
+        return dict(self.distro.image_digests(refs))
 
     def _wait_pings(
         self, target: Target, deployment: Deployment, gateway: GatewayClient, services: tuple[str, ...]

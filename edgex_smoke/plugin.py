@@ -21,13 +21,13 @@ import pytest
 
 import distros
 import manifests
-from distros import TargetMode
-from harness import options as opts
+from edgex_smoke import options as opts
+from edgex_smoke.lifecycle import LiveEdgeX, SmokeRun
+from edgex_smoke.status import StatusLine
 from harness.errors import PreflightError, SmokeError
-from harness.lifecycle import LiveEdgeX, SmokeRun
-from harness.status import StatusLine
+from harness.vocabulary import ErrorKind, TargetMode
 from reports import table
-from reports.schema import ErrorKind, PhaseName
+from reports.schema import PhaseName
 from reports.writer import RunReport
 
 SESSION_KEY = pytest.StashKey["SmokeSession"]()
