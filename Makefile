@@ -7,7 +7,6 @@ IMAGES ?= auto
 EDGEX ?= 4.0
 PROVISION ?= attach
 PYTEST_ARGS ?=
-DISTROS := podman,k8s,k3s,microk8s,kubeedge
 RELEASES := 4.0
 
 # The Go module proxy of the lab builds: ../shared/goproxy, a file-based proxy that serves the EdgeX
@@ -83,7 +82,7 @@ lab-cluster-down: venv
 	$(PY) -m lab.cluster down
 
 table: venv
-	$(PY) -m reports table docs/evidence -o docs/compatibility.md --expect-distros $(DISTROS) --expect-releases $(RELEASES)
+	$(PY) -m reports table docs/evidence -o docs/compatibility.md --expect-distros $$($(PY) -m distros) --expect-releases $(RELEASES)
 
 # Copy the newest report of reports/out into docs/evidence and regenerate the table from the evidence.
 publish: venv

@@ -7,6 +7,7 @@ driver only when it is asked for, so ``pytest --help`` imports no driver.
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from distros._protocol import (
@@ -33,21 +34,35 @@ __all__ = [
     "Fingerprint",
     "KubeObject",
     "Progress",
+    "Registered",
     "Target",
     "UnknownDistroError",
+    "local_provision_names",
     "make_distro",
     "names",
 ]
 
 DEFAULT_DISTRO = "podman"
 
-DISTROS: dict[str, str] = {
-    "podman": "distros.podman:PodmanDistro",
-    "k8s": "distros.k8s:K8sDistro",
-    "k3s": "distros.k3s:K3sDistro",
-    "microk8s": "distros.microk8s:MicroK8sDistro",
-    "kubeedge": "distros.kubeedge:KubeEdgeDistro",
+
+@dataclass(frozen=True)
+class Registered:
+    """One ``--distro`` value: where its driver is, and what it can do."""
+
+    factory: str
+    """``module:Class``, imported only when the distro is asked for."""
+    local_provision: bool = False
+    """True if ``--provision local`` can use a cluster running on this host."""
+
+
+DISTROS: dict[str, Registered] = {
+    "podman": Registered("distros.podman:PodmanDistro"),
+    "k8s": Registered("distros.k8s:K8sDistro", local_provision=True),
+    "k3s": Registered("distros.k3s:K3sDistro"),
+    "microk8s": Registered("distros.microk8s:MicroK8sDistro"),
+    "kubeedge": Registered("distros.kubeedge:KubeEdgeDistro"),
 }
+"""The one list of targets: options, help, docs, tests and the table all derive from it."""
 
 
 class UnknownDistroError(SmokeError, LookupError):
@@ -59,13 +74,18 @@ def names() -> list[str]:
     return sorted(DISTROS)
 
 
+def local_provision_names() -> list[str]:
+    """Return the distros that ``--provision local`` supports, sorted."""
+    return sorted(name for name, entry in DISTROS.items() if entry.local_provision)
+
+
 def make_distro(name: str, settings: DistroSettings) -> Distro:
     """Build the driver registered as `name`."""
     try:
         target = DISTROS[name]
     except KeyError:
         raise UnknownDistroError(f"Unknown distro {name!r}; choose one of: {', '.join(names())}") from None
-    module_name, class_name = target.split(":")
+    module_name, class_name = target.factory.split(":")
     factory: DistroFactory = getattr(importlib.import_module(module_name), class_name)
     return factory(settings)
 

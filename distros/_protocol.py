@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from harness.vocabulary import TargetMode
 
@@ -96,6 +96,7 @@ class Fingerprint:
     facts: Mapping[str, Any] = field(default_factory=dict)
 
 
+@runtime_checkable
 class Distro(Protocol):
     """What every distribution driver provides, from preflight to teardown.
 

@@ -1,13 +1,19 @@
-"""The smoke run's command-line options, validated once, up front.
+"""The smoke run's command-line options, defined once in `OPTIONS`.
 
-Validation lives here, free of pytest, so it can be tested directly; the plugin
-turns an `OptionError` into ``pytest.UsageError``.
+The plugin registers them from that table, validation reads them from it and `RunOptions`
+is built from it; a test checks the README's options table against it. Every value arrives
+as the string the user typed and is parsed here, so a bad number is one line in the house
+format, not argparse's usage message. Free of pytest: the plugin turns an `OptionError` into
+``pytest.UsageError``.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import distros
 import manifests
@@ -15,12 +21,90 @@ from harness.errors import SmokeError
 
 SECURITY_MODES = ("off", "on")
 PROVISION_MODES = ("attach", "local")
-LOCAL_PROVISION_DISTROS = ("k8s",)
 AUTO_IMAGES = "auto"
+MAX_READY_TIMEOUT_S = 6 * 3600.0
+"""No wait of a smoke run may be longer: a typo such as 30000 is caught, a slow lab box is not."""
 
 
 class OptionError(SmokeError):
     """A command-line option has a bad value."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """One command-line option: its flag, default, help and how the README shows its default."""
+
+    flag: str
+    default: str | None
+    help: str
+    metavar: str | None = None
+    switch: bool = False
+    """A flag without a value (``--keep``); its default is off."""
+    shown_default: str | None = None
+    """The README's default cell when it is not the default itself (e.g. ``$KUBECONFIG``)."""
+
+    @property
+    def dest(self) -> str:
+        """The attribute pytest stores the value under, e.g. ``ready_timeout``."""
+        return self.flag.removeprefix("--").replace("-", "_")
+
+    def usage(self) -> str:
+        """As the README's first column shows it: ``--distro NAME``, ``--keep``."""
+        return f"{self.flag} {self.metavar}" if self.metavar else self.flag
+
+    def readme_default(self) -> str:
+        """As the README's second column shows it."""
+        if self.shown_default is not None:
+            return self.shown_default
+        return "off" if self.switch else f"`{self.default}`"
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "--distro",
+        distros.DEFAULT_DISTRO,
+        f"target to run EdgeX on, one of: {', '.join(distros.names())}",
+        "NAME",
+    ),
+    Option("--edgex", "4.0", "EdgeX release profile (manifests/releases/)", "RELEASE"),
+    Option("--security", "off", "EdgeX security mode: off (on is not implemented yet)", "off|on"),
+    Option(
+        "--images",
+        AUTO_IMAGES,
+        "image source: auto (upstream if the target can pull it, else lab), upstream, lab, or a mirror's prefix",
+        "SOURCE",
+    ),
+    Option("--keep", None, "leave the target and the EdgeX pod running", switch=True),
+    Option("--reuse", None, "attach to an EdgeX pod kept earlier; only run the checks", switch=True),
+    Option("--report-dir", "reports/out", "where reports, JUnit files and diagnostics go", "DIR"),
+    Option("--ready-timeout", "300", "bound of each readiness wait, in seconds", "S"),
+    Option("--gateway-ports", "8000:1884", "host ports of the gateway's HTTP and MQTT routes", "H:M"),
+    Option(
+        "--kubeconfig",
+        None,
+        "Kubernetes targets: attach to the cluster of this kubeconfig",
+        "FILE",
+        shown_default="`$KUBECONFIG`",
+    ),
+    Option("--context", None, "Kubernetes targets: the kubeconfig context to use", "NAME", shown_default="current"),
+    Option(
+        "--provision",
+        "attach",
+        "attach to an existing target, or local: use the cluster running on this host "
+        f"({', '.join(distros.local_provision_names())})",
+        "attach|local",
+    ),
+)
+
+
+def add_all(add: Callable[..., None]) -> None:
+    """Register every option with `add` (pytest's ``group.addoption``)."""
+    for option in OPTIONS:
+        if option.switch:
+            add(option.flag, action="store_true", default=False, help=option.help)
+        else:
+            default = f" (default: {option.default})" if option.default is not None else ""
+            add(option.flag, default=option.default, metavar=option.metavar, help=option.help + default)
 
 
 @dataclass(frozen=True)
@@ -41,19 +125,61 @@ class RunOptions:
     kubeconfig: Path | None = None
     context: str | None = None
     provision: str = "attach"
-    """``attach`` to an existing target, or ``local``: start the lab cluster built on this host."""
+    """``attach`` to an existing target, or ``local``: the cluster running on this host."""
 
 
-def _choice(option: str, value: str, valid: tuple[str, ...] | list[str]) -> str:
+def _choice(flag: str, value: str, valid: tuple[str, ...] | list[str]) -> str:
     if value not in valid:
-        raise OptionError(f"{option}: unknown value {value!r}; choose one of: {', '.join(valid)}")
+        raise OptionError(f"{flag}: unknown value {value!r}; choose one of: {', '.join(valid)}")
     return value
 
 
-def _port(option: str, value: int) -> int:
+def _port(flag: str, value: int) -> int:
     if not 1 <= value <= 65535:
-        raise OptionError(f"{option}: {value} is not a TCP port; give a number from 1 to 65535")
+        raise OptionError(f"{flag}: {value} is not a TCP port; give a number from 1 to 65535")
     return value
+
+
+def parse_seconds(flag: str, text: str | float) -> float:
+    """A finite, positive number of seconds no larger than `MAX_READY_TIMEOUT_S`."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise OptionError(f"{flag}: {text!r} is not a number of seconds; give e.g. 300") from None
+    if not math.isfinite(value) or value <= 0:
+        raise OptionError(f"{flag}: {text} is not positive; give seconds, e.g. 300")
+    if value > MAX_READY_TIMEOUT_S:
+        raise OptionError(f"{flag}: {text} s is more than {MAX_READY_TIMEOUT_S:.0f} s; give seconds, e.g. 300")
+    return value
+
+
+def parse_ports(value: str) -> tuple[int, int]:
+    """Parse ``HTTP:MQTT`` (for example ``8000:1884``)."""
+    try:
+        http, mqtt = (int(part) for part in value.split(":"))
+    except ValueError:
+        raise OptionError(f"--gateway-ports: {value!r} is not HTTP:MQTT; give two ports, e.g. 8000:1884") from None
+    return http, mqtt
+
+
+def from_values(values: Mapping[str, Any]) -> RunOptions:
+    """Parse and check the values pytest collected (by `Option.dest`); raise `OptionError` on the first bad one."""
+    http_port, mqtt_port = parse_ports(str(values["gateway_ports"]))
+    return validate(
+        distro=values["distro"],
+        release=values["edgex"],
+        security=values["security"],
+        images=values["images"],
+        keep=bool(values["keep"]),
+        reuse=bool(values["reuse"]),
+        report_dir=values["report_dir"],
+        ready_timeout_s=parse_seconds("--ready-timeout", values["ready_timeout"]),
+        gateway_http_port=http_port,
+        gateway_mqtt_port=mqtt_port,
+        kubeconfig=values.get("kubeconfig"),
+        context=values.get("context"),
+        provision=values.get("provision") or "attach",
+    )
 
 
 def validate(
@@ -86,20 +212,20 @@ def validate(
             manifests.ImageSource.parse(images)
         except (SmokeError, ValueError) as err:
             raise OptionError(f"--images: {err}") from None
-    if ready_timeout_s <= 0:
-        raise OptionError(f"--ready-timeout: {ready_timeout_s} is not positive; give seconds, e.g. 300")
+    parse_seconds("--ready-timeout", ready_timeout_s)
     if gateway_http_port == gateway_mqtt_port:
         raise OptionError(f"--gateway-ports: HTTP and MQTT both use {gateway_http_port}; give two different ports")
     _choice("--provision", provision, PROVISION_MODES)
-    if provision == "local" and distro not in LOCAL_PROVISION_DISTROS:
+    local_targets = distros.local_provision_names()
+    if provision == "local" and distro not in local_targets:
         raise OptionError(
-            f"--provision local: {distro!r} has no local lab target; use it with --distro "
-            f"{' or '.join(LOCAL_PROVISION_DISTROS)}, or drop --provision"
+            f"--provision local: {distro!r} has no local target; use it with --distro "
+            f"{' or '.join(local_targets)}, or drop --provision"
         )
     if kubeconfig is not None and not Path(kubeconfig).is_file():
         raise OptionError(f"--kubeconfig: {kubeconfig!r} is not a readable file; give the path of a kubeconfig")
     if provision == "local" and kubeconfig is not None:
-        raise OptionError("--kubeconfig with --provision local: a local cluster makes its own kubeconfig; drop one")
+        raise OptionError("--kubeconfig with --provision local: the local cluster names its own kubeconfig; drop one")
     directory = Path(report_dir)
     if directory.exists() and not directory.is_dir():
         raise OptionError(f"--report-dir: {report_dir!r} exists and is not a directory; give a directory")
@@ -118,12 +244,3 @@ def validate(
         context=context,
         provision=provision,
     )
-
-
-def parse_ports(value: str) -> tuple[int, int]:
-    """Parse ``HTTP:MQTT`` (for example ``8000:1884``)."""
-    try:
-        http, mqtt = (int(part) for part in value.split(":"))
-    except ValueError:
-        raise OptionError(f"--gateway-ports: {value!r} is not HTTP:MQTT; give two ports, e.g. 8000:1884") from None
-    return http, mqtt

@@ -36,58 +36,12 @@ EVIDENCE_DIR = "docs/evidence"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Register the edgex-smoke options in one group."""
-    group = parser.getgroup("edgex", "edgex-smoke")
-    group.addoption(
-        "--distro",
-        default=distros.DEFAULT_DISTRO,
-        help=f"Target to run EdgeX on, one of: {', '.join(distros.names())} (default: %(default)s)",
-    )
-    group.addoption("--edgex", default="4.0", metavar="RELEASE", help="EdgeX release profile (default: %(default)s)")
-    group.addoption("--security", default="off", help="EdgeX security mode: off (on is not implemented yet)")
-    group.addoption(
-        "--images",
-        default=opts.AUTO_IMAGES,
-        metavar="SOURCE",
-        help="Image source: auto (upstream, else lab), upstream, lab, or a registry/prefix of a mirror",
-    )
-    group.addoption("--keep", action="store_true", help="Leave the target and the EdgeX pod running")
-    group.addoption("--reuse", action="store_true", help="Attach to an EdgeX deployed earlier; only run the checks")
-    group.addoption(
-        "--report-dir", default="reports/out", metavar="DIR", help="Where reports go (default: %(default)s)"
-    )
-    group.addoption(
-        "--ready-timeout", type=float, default=300.0, metavar="SECONDS", help="Deadline for each readiness wait"
-    )
-    group.addoption(
-        "--gateway-ports", default="8000:1884", metavar="HTTP:MQTT", help="Host ports of the gateway's two routes"
-    )
-    group.addoption("--kubeconfig", metavar="FILE", help="Kubernetes targets: attach to the cluster of this kubeconfig")
-    group.addoption("--context", metavar="NAME", help="Kubernetes targets: the kubeconfig context to use")
-    group.addoption(
-        "--provision",
-        default="attach",
-        help="attach to an existing target (default), or local: start the lab cluster built on this host (k8s)",
-    )
+    """Register the edgex-smoke options (`edgex_smoke.options.OPTIONS`) in one group."""
+    opts.add_all(parser.getgroup("edgex", "edgex-smoke").addoption)
 
 
 def _options(config: pytest.Config) -> opts.RunOptions:
-    http_port, mqtt_port = opts.parse_ports(config.getoption("gateway_ports"))
-    return opts.validate(
-        distro=config.getoption("distro"),
-        release=config.getoption("edgex"),
-        security=config.getoption("security"),
-        images=config.getoption("images"),
-        keep=config.getoption("keep"),
-        reuse=config.getoption("reuse"),
-        report_dir=config.getoption("report_dir"),
-        ready_timeout_s=config.getoption("ready_timeout"),
-        gateway_http_port=http_port,
-        gateway_mqtt_port=mqtt_port,
-        kubeconfig=config.getoption("kubeconfig"),
-        context=config.getoption("context"),
-        provision=config.getoption("provision"),
-    )
+    return opts.from_values({option.dest: config.getoption(option.dest) for option in opts.OPTIONS})
 
 
 def _is_smoke_run(config: pytest.Config) -> bool:

@@ -63,6 +63,30 @@ def test_report_dir_that_is_a_file_is_rejected(tmp_path: Path) -> None:
         opts.validate(**{**GOOD, "report_dir": str(afile)})  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("abc", "--ready-timeout: 'abc' is not a number of seconds; give e.g. 300"),
+        ("nan", "--ready-timeout: nan is not positive; give seconds, e.g. 300"),
+        ("inf", "--ready-timeout: inf is not positive; give seconds, e.g. 300"),
+        ("-5", "--ready-timeout: -5 is not positive; give seconds, e.g. 300"),
+        ("99999", "--ready-timeout: 99999 s is more than 21600 s; give seconds, e.g. 300"),
+    ],
+)
+def test_ready_timeout_is_a_finite_positive_bounded_number(text: str, expected: str) -> None:
+    with pytest.raises(opts.OptionError) as caught:
+        opts.parse_seconds("--ready-timeout", text)
+    assert str(caught.value) == expected
+
+
+def test_a_bad_number_through_pytest_is_one_line_not_argparse_usage(pytester: pytest.Pytester) -> None:
+    result = _run_plugin(pytester, "--ready-timeout=abc")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert [line for line in result.errlines if line.strip()] == [
+        "ERROR: --ready-timeout: 'abc' is not a number of seconds; give e.g. 300"
+    ]
+
+
 @pytest.mark.parametrize("value", ["8000", "a:b", "1:2:3"])
 def test_gateway_ports_need_two_numbers(value: str) -> None:
     with pytest.raises(opts.OptionError, match=r"--gateway-ports: .* is not HTTP:MQTT"):
@@ -93,11 +117,11 @@ def test_security_on_is_a_usage_error(pytester: pytest.Pytester) -> None:
 def test_help_lists_the_options(pytester: pytest.Pytester) -> None:
     result = _run_plugin(pytester, "--help")
     assert result.ret == 0
-    result.stdout.fnmatch_lines(["edgex-smoke:", "*--distro=DISTRO*", "*--images=SOURCE*", "*--keep*", "*--reuse*"])
+    result.stdout.fnmatch_lines(["edgex-smoke:", "*--distro=NAME*", "*--images=SOURCE*", "*--keep*", "*--reuse*"])
 
 
 def test_local_provisioning_is_only_for_targets_that_have_one() -> None:
-    with pytest.raises(opts.OptionError, match=r"^--provision local: 'podman' has no local lab target"):
+    with pytest.raises(opts.OptionError, match=r"^--provision local: 'podman' has no local target"):
         opts.validate(**{**GOOD, "provision": "local"})  # type: ignore[arg-type]
 
 
