@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from harness import proc
+from harness.errors import CommandError
 from lab.cluster import layout
 from lab.cluster.layout import Layout
 
@@ -114,11 +115,17 @@ def ctr(state: Layout, args: list[str], *, timeout_s: float = CTR_TIMEOUT_S, che
     )
 
 
+SERVING_TIMEOUT_S = 5.0
+
+
 def serving(state: Layout) -> bool:
-    """Tell whether containerd answers on its socket."""
+    """Tell whether containerd answers on its socket; a slow answer (a busy host, a starting daemon) is a no."""
     if not state.containerd_socket.exists():
         return False
-    return ctr(state, ["version"], timeout_s=5.0, check=False).returncode == 0
+    try:
+        return ctr(state, ["version"], timeout_s=SERVING_TIMEOUT_S, check=False).returncode == 0
+    except CommandError:
+        return False
 
 
 def import_archive(state: Layout, archive: Path, *, timeout_s: float) -> None:
