@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from distros._protocol import (
+    CRASH_LOOP_RESTARTS,
     ContainerState,
     Deployment,
     Distro,
@@ -25,6 +26,7 @@ from distros._protocol import (
 from harness.errors import SmokeError
 
 __all__ = [
+    "CRASH_LOOP_RESTARTS",
     "DISTROS",
     "ContainerState",
     "Deployment",

@@ -235,6 +235,19 @@ class Workload:
         self._endpoints[key] = found
         return found
 
+    def logs(self, deployment: Deployment, container: str, *, tail_lines: int) -> str:
+        """The container's last lines: of its previous run if it restarted (that run's end says why); never raises."""
+        namespace = self._namespace(deployment)
+        try:
+            states = {s.name: s for s in self.kube.container_states(namespace, deployment.pod)}
+            state = states.get(container)
+            previous = state is not None and state.restarts > 0 and not state.ready
+            return self.kube.container_log(
+                namespace, deployment.pod, container, previous=previous, tail_lines=tail_lines, timestamps=False
+            )
+        except SmokeError as err:
+            return f"(no logs: {err})"
+
     def container_host(self, deployment: Deployment, container: str) -> Any:
         """A testinfra host running commands in one container through the API server's exec."""
         return self.kube.container_host(self._namespace(deployment), deployment.pod, container)
@@ -407,6 +420,10 @@ class ClusterDistro:
     def container_host(self, target: Target, deployment: Deployment, container: str) -> Any:
         """A testinfra host for one container, through the API server's exec."""
         return self._workload().container_host(deployment, container)
+
+    def logs(self, target: Target, deployment: Deployment, container: str, *, tail_lines: int) -> str:
+        """The container's last lines (its previous run's if it restarted and is not ready); never raises."""
+        return self._workload().logs(deployment, container, tail_lines=tail_lines)
 
     def image_digests(self, images: Sequence[str]) -> dict[str, str | None]:
         """Map each image reference of the last deployment to the digest its container runs."""

@@ -55,7 +55,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.stream import portforward, stream
 
-from distros._protocol import ContainerState, KubeObject, Progress, no_progress
+from distros._protocol import CRASH_LOOP_RESTARTS, ContainerState, KubeObject, Progress, no_progress
 from harness import labels as run_labels
 from harness.errors import CommandError, InfraError, ManifestError, PreflightError, ReadinessTimeoutError, tail
 
@@ -75,7 +75,6 @@ MAX_REPORTED_IMAGES = 50
 """The kubelet's default ``nodeStatusMaxImages``: a node listing fewer images lists all of them."""
 API_MESSAGE_CHARS = 256
 
-CRASH_LOOP_RESTARTS = 2
 """Restarts before a CrashLoopBackOff counts as final: a service may exit once while its dependencies start."""
 IMAGE_PULL_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName"})
 CONFIG_REASONS = frozenset({"CreateContainerConfigError", "CreateContainerError", "RunContainerError"})
@@ -1297,6 +1296,12 @@ class KubeClient:
         return saved
 
     def _logs(self, namespace: str, pod: str, container: str, *, previous: bool) -> str:
+        return self.container_log(namespace, pod, container, previous=previous, tail_lines=LOG_TAIL_LINES)
+
+    def container_log(
+        self, namespace: str, pod: str, container: str, *, previous: bool, tail_lines: int, timestamps: bool = True
+    ) -> str:
+        """The last `tail_lines` lines of one container's log (of its previous run when `previous`)."""
         text = self._call(
             f"read log of {namespace}/{pod}/{container}",
             self._core.read_namespaced_pod_log,
@@ -1304,8 +1309,8 @@ class KubeClient:
             namespace,
             container=container,
             previous=previous,
-            timestamps=True,
-            tail_lines=LOG_TAIL_LINES,
+            timestamps=timestamps,
+            tail_lines=tail_lines,
         )
         return str(text or "")
 

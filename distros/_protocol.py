@@ -9,6 +9,9 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from harness.vocabulary import TargetMode
 
+CRASH_LOOP_RESTARTS = 2
+"""A container restarted this often is crash-looping: waiting for it longer proves nothing."""
+
 Progress = Callable[[str], None]
 """Receives one short status line, e.g. ``waiting for 7/9 containers running (12 s)``."""
 
@@ -142,6 +145,9 @@ class Distro(Protocol):
 
     def containers(self, target: Target, deployment: Deployment) -> list[ContainerState]:
         """Return the state of every container of the pod."""
+
+    def logs(self, target: Target, deployment: Deployment, container: str, *, tail_lines: int) -> str:
+        """The last `tail_lines` lines one container wrote (its previous run's if it restarted); never raises."""
 
     def endpoints(self, target: Target, deployment: Deployment) -> Endpoints:
         """Return the gateway's HTTP URL and the MQTT endpoint reachable from the host."""

@@ -26,6 +26,7 @@ import yaml
 
 from distros import _hostcheck, _sideload
 from distros._protocol import (
+    CRASH_LOOP_RESTARTS,
     ContainerState,
     Deployment,
     DistroSettings,
@@ -241,7 +242,7 @@ class PodmanDistro:
             self.settings.progress(f"waiting for {len(ready)}/{len(states)} containers running ({elapsed:.0f} s)")
             if states and len(ready) == len(states):
                 return
-            dead = [s for s in states if s.state in ("exited", "stopped") and s.restarts >= 3]
+            dead = [s for s in states if s.restarts >= CRASH_LOOP_RESTARTS]
             if dead or time.monotonic() > deadline:
                 pending = dead or [s for s in states if not s.ready]
                 detail = ", ".join(f"{s.name} is {s.state} (restarts {s.restarts})" for s in pending)
@@ -252,6 +253,14 @@ class PodmanDistro:
                 )
             # podman has no watch API for container state in 4.3; poll its state on a short interval.
             time.sleep(0.5)
+
+    def logs(self, target: Target, deployment: Deployment, container: str, *, tail_lines: int) -> str:
+        """``podman logs --tail``: every run of the container, so a crash's last words are there; never raises."""
+        try:
+            done = self._run("logs", "--tail", str(tail_lines), f"{deployment.pod}-{container}", check=False)
+        except SmokeError as err:
+            return f"(no logs: {err})"
+        return done.stdout + done.stderr
 
     def endpoints(self, target: Target, deployment: Deployment) -> Endpoints:
         """The gateway through its hostPorts on the loopback address, plus the pod's own IP."""

@@ -10,18 +10,28 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import distros
 import manifests
-from distros import Deployment, Distro, DistroSettings, Endpoints, KubeObject, Target
+from distros import (
+    CRASH_LOOP_RESTARTS,
+    ContainerState,
+    Deployment,
+    Distro,
+    DistroSettings,
+    Endpoints,
+    KubeObject,
+    Target,
+)
 from edgex_client import GatewayClient, MqttWatcher, wait_for
+from edgex_smoke import diagnosis
 from edgex_smoke.options import AUTO_IMAGES, RunOptions
 from edgex_smoke.status import StatusLine
-from harness.errors import ProductError, SmokeError
+from harness.errors import DiagnosedError, ProductError, ReadinessTimeoutError, RootCause, SmokeError
 from harness.labels import ownership_labels, with_labels
 from reports.schema import PhaseName
 from reports.writer import RunReport
@@ -29,6 +39,13 @@ from reports.writer import RunReport
 log = logging.getLogger(__name__)
 
 FIRST_EVENT_TIMEOUT_S = 60.0
+CONTAINER_POLL_S = 3.0
+"""How often the ready phase looks at the containers while it waits for pings."""
+RECOVERY_S = 20.0
+"""A container down this long while the run waits has not recovered: the wait ends with its diagnosis."""
+STALL_S = 40.0
+"""Nothing changed in the pod for this long while services are silent: the start is stuck (EdgeX's
+services start within seconds of their dependencies; the pod's own start script waits up to 60 s)."""
 COMMON_CONFIG_PATH = "/etc/edgex-smoke/common/configuration.yaml"
 EVENTS_TOPIC = "edgex/events/#"
 
@@ -166,12 +183,20 @@ class SmokeRun:
         return "lab"
 
     def _wait_ready(self, target: Target, deployment: Deployment, objects: list[KubeObject]) -> LiveEdgeX:
-        self.distro.wait_deployed(target, deployment, timeout_s=self.options.ready_timeout_s)
+        release = manifests.release_info(self.options.release)
+        order = list(manifests.image_refs(objects)) if objects else []
+        watch = _PodWatch(self.distro, target, deployment, release, order)
+        try:
+            self.distro.wait_deployed(target, deployment, timeout_s=self.options.ready_timeout_s)
+        except ReadinessTimeoutError as err:
+            cause = watch.blame_containers()
+            if cause is None:
+                raise
+            raise DiagnosedError(cause, "see its log in the diagnostics") from err
         endpoints = self.distro.endpoints(target, deployment)
         gateway = GatewayClient(endpoints.gateway_url)
-        release = manifests.release_info(self.options.release)
         services = tuple(service.name for service in release.services)
-        self._wait_pings(target, deployment, gateway, services)
+        self._wait_pings(watch, gateway, services)
         for service in services:
             self.report.set_version(service, gateway.version(service))
         images = manifests.image_refs(objects) if objects else {}
@@ -184,19 +209,27 @@ class SmokeRun:
     def _digests(self, refs: list[str]) -> dict[str, str | None]:
         return dict(self.distro.image_digests(refs))
 
-    def _wait_pings(
-        self, target: Target, deployment: Deployment, gateway: GatewayClient, services: tuple[str, ...]
-    ) -> None:
+    def _wait_pings(self, watch: _PodWatch, gateway: GatewayClient, services: tuple[str, ...]) -> None:
+        """Wait until every service answers ping through the gateway; stop at once when a container crash-loops."""
         started = time.monotonic()
-        silent = list(services)
+        silent: dict[str, str] = dict.fromkeys(services, "not asked yet")
 
         def all_answer() -> bool:
-            silent[:] = [service for service in services if not _answers_ping(gateway, service)]
+            for service in services:
+                problem = _ping_problem(gateway, service)
+                if problem is None:
+                    silent.pop(service, None)
+                else:
+                    silent[service] = problem
             answering = len(services) - len(silent)
             self.status.update(
                 f"waiting for {answering}/{len(services)} services to answer ping through the gateway "
                 f"({time.monotonic() - started:.0f} s)"
             )
+            if silent:
+                stuck = watch.stuck(silent, answering)
+                if stuck is not None:
+                    raise DiagnosedError(stuck, "see its log in the diagnostics")
             return not silent
 
         try:
@@ -206,24 +239,16 @@ class SmokeRun:
                 what=f"gateway: /api/v3/ping at {gateway.base_url}",
                 error=ProductError,
             )
+        except DiagnosedError:
+            raise
         except ProductError as err:
-            raise ProductError(
-                f"gateway at {gateway.base_url}: {', '.join(silent)} did not answer /api/v3/ping within "
-                f"{self.options.ready_timeout_s:g} s ({len(services) - len(silent)}/{len(services)} answered); "
-                f"containers: {self._container_summary(target, deployment)}; see their logs in the diagnostics"
+            cause = watch.blame_silence(silent)
+            answered = f"{len(services) - len(silent)}/{len(services)} answered"
+            raise DiagnosedError(
+                cause,
+                f"{', '.join(silent)} did not answer /api/v3/ping through the gateway within "
+                f"{self.options.ready_timeout_s:g} s ({answered}); see the diagnostics",
             ) from err
-
-    def _container_summary(self, target: Target, deployment: Deployment) -> str:
-        try:
-            states = self.distro.containers(target, deployment)
-        except SmokeError as err:
-            return f"state unknown ({err})"
-        troubled = [
-            f"{s.name} {s.state}, {s.restarts} restart(s)" + (f", exit code {s.exit_code}" if s.exit_code else "")
-            for s in states
-            if s.restarts or not s.ready
-        ]
-        return "; ".join(troubled) or f"all {len(states)} running, none restarted"
 
     def _wait_first_event(self, live: LiveEdgeX) -> bool:
         """Wait for any EdgeX event through the gateway's MQTT route; True if one arrived."""
@@ -264,9 +289,100 @@ class _PhaseTimer:
         self.not_reached = False
 
 
-def _answers_ping(gateway: GatewayClient, service: str) -> bool:
+def _ping_problem(gateway: GatewayClient, service: str) -> str | None:
+    """None if `service` answers ping through the gateway (under any name: check b judges misroutes), else why not."""
     try:
         gateway.ping(service)
-    except SmokeError:
-        return False
-    return True
+    except SmokeError as err:
+        return str(err)
+    return None
+
+
+class _PodWatch:
+    """The pod's containers while the run waits for them: crash loops end the wait, failures get a culprit."""
+
+    def __init__(
+        self, distro: Distro, target: Target, deployment: Deployment, release: manifests.ReleaseInfo, order: list[str]
+    ) -> None:
+        self.distro = distro
+        self.target = target
+        self.deployment = deployment
+        self.release = release
+        self.order = order
+        self._down_since: dict[str, float] = {}
+        self._last_poll = 0.0
+        self._progress: tuple[object, ...] = ()
+        self._progressed_at = time.monotonic()
+
+    def states(self) -> list[ContainerState]:
+        """Every container's state, in the pod's start order; [] if the target cannot tell."""
+        try:
+            states = self.distro.containers(self.target, self.deployment)
+        except SmokeError as err:
+            log.info("cannot read the containers' states: %s", err)
+            return []
+        rank = {name: index for index, name in enumerate(self.order)}
+        return sorted(states, key=lambda s: rank.get(s.name, len(rank)))
+
+    def stuck(self, silent: Mapping[str, str], answering: int) -> RootCause | None:
+        """A culprit once the start cannot succeed any more; None while it still may.
+
+        Looked at every `CONTAINER_POLL_S`: a container restarted `CRASH_LOOP_RESTARTS` times, one
+        down for `RECOVERY_S`, or nothing changed for `STALL_S` (no new service answering, no
+        port opening, no container changing state) while services are still silent.
+        """
+        now = time.monotonic()
+        if now - self._last_poll < CONTAINER_POLL_S:
+            return None
+        self._last_poll = now
+        states = self.states()
+        listening = self._listening()
+        for state in states:
+            if state.state == "running":
+                self._down_since.pop(state.name, None)
+            else:
+                self._down_since.setdefault(state.name, now)
+        progress = (answering, frozenset(listening or ()), tuple((s.name, s.state, s.restarts) for s in states))
+        if progress != self._progress:
+            self._progress, self._progressed_at = progress, now
+        looping = [s.name for s in states if s.restarts >= CRASH_LOOP_RESTARTS]
+        down = [name for name, since in self._down_since.items() if now - since >= RECOVERY_S]
+        if looping or down:
+            cause = diagnosis.blame_containers(states, self._logs, listening, self.release)
+            return cause or RootCause((looping or down)[0], "stopped and did not recover")
+        if now - self._progressed_at >= STALL_S:
+            return self._blame_silence(states, listening, silent)
+        return None
+
+    def blame_containers(self) -> RootCause | None:
+        """Rule 1 of `diagnosis`: a container that exited or restarted, or the dependency it names."""
+        return self._blame(self.states())
+
+    def blame_silence(self, silent: Mapping[str, str]) -> RootCause:
+        """Rules 1 to 3 of `diagnosis` for services that never answered ping."""
+        return self._blame_silence(self.states(), self._listening(), silent)
+
+    def _blame_silence(
+        self, states: list[ContainerState], listening: set[int] | None, silent: Mapping[str, str]
+    ) -> RootCause:
+        rank = {name: index for index, name in enumerate(self.order)}
+        in_start_order = dict(sorted(silent.items(), key=lambda item: rank.get(item[0], len(rank))))
+        cause = diagnosis.blame_containers(states, self._logs, listening, self.release)
+        cause = cause or diagnosis.blame_silence(in_start_order, listening, self.release, self._logs)
+        return cause or RootCause("target", "the services did not answer and no container shows why")
+
+    def _blame(self, states: list[ContainerState]) -> RootCause | None:
+        return diagnosis.blame_containers(states, self._logs, self._listening(), self.release)
+
+    def _logs(self, container: str) -> str:
+        return self.distro.logs(self.target, self.deployment, container, tail_lines=diagnosis.LOG_LINES)
+
+    def _listening(self) -> set[int] | None:
+        """Ports listening in the pod's network namespace, read in the gateway container; None if unreadable."""
+        try:
+            host = self.distro.container_host(self.target, self.deployment, self.release.gateway_container)
+            text = "".join(host.file(path).content_string for path in ("/proc/net/tcp", "/proc/net/tcp6"))
+        except Exception as err:  # testinfra raises its own errors, and any failure only weakens the diagnosis
+            log.info("cannot read the pod's listening ports: %s", err)
+            return None
+        return diagnosis.listening_ports(text)

@@ -24,7 +24,7 @@ import manifests
 from edgex_smoke import options as opts
 from edgex_smoke.lifecycle import LiveEdgeX, SmokeRun
 from edgex_smoke.status import StatusLine
-from harness.errors import PreflightError, SmokeError
+from harness.errors import DiagnosedError, PreflightError, RootCause, SmokeError
 from harness.vocabulary import ErrorKind, TargetMode
 from reports import table
 from reports.schema import PhaseName
@@ -153,11 +153,21 @@ class SmokeSession:
             except SmokeError as err:
                 self.setup_error = err
                 self._record_setup_error(err)
-        pytest.fail(str(self.setup_error or "EdgeX setup did not complete"), pytrace=False)
+                pytest.fail(str(err), pytrace=False)
+        cause = _root_cause_of(self.setup_error) if self.setup_error else None
+        pytest.fail(
+            f"blocked by the root cause, {cause.component} (the first check's error says why)"
+            if cause
+            else "EdgeX setup did not complete",
+            pytrace=False,
+        )
 
     def _record_setup_error(self, err: SmokeError) -> None:
         phase: PhaseName = self.run.current_phase or "provision"
         self.report.fail(err.kind, phase, str(err))
+        cause = _root_cause_of(err)
+        self.report.set_root_cause(cause.component, cause.problem, cause.evidence)
+        self.status.update(f"root cause: {cause.line()}")
         self.any_failed = True
 
     # -- checks ------------------------------------------------------------------------
@@ -171,6 +181,8 @@ class SmokeSession:
         outcome = "passed"
         if report.skipped:
             outcome = "skipped"
+        elif report.failed and report.when == "setup" and self.setup_error is not None:
+            outcome = "blocked"  # EdgeX never came up: the check could not run
         elif report.failed:
             outcome = "failed" if report.when == "call" else "error"
         check_id, name = self._check_marker(report.nodeid)
@@ -255,6 +267,13 @@ def _initial_mode(run_options: opts.RunOptions) -> TargetMode:
     if run_options.distro == distros.DEFAULT_DISTRO:
         return "embedded"
     return "provisioned" if run_options.provision == "local" else "attached"
+
+
+def _root_cause_of(err: SmokeError) -> RootCause:
+    """The error's diagnosis, or the error itself blamed on the target (infra) or on EdgeX (product)."""
+    if isinstance(err, DiagnosedError):
+        return err.cause
+    return RootCause("target" if err.kind == "infra" else "edgex", str(err))
 
 
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:

@@ -9,6 +9,7 @@ class attribute tells the report whether the target failed to come up
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 from harness.vocabulary import ErrorKind
@@ -93,3 +94,28 @@ class BrokerError(ProductError):
 
 class EventTimeoutError(ProductError):
     """An expected EdgeX event or value did not arrive before its deadline."""
+
+
+@dataclass(frozen=True)
+class RootCause:
+    """The one component a failure is blamed on, and what showed it."""
+
+    component: str
+    """A container of the pod (``core-data``, ``gateway``), or ``target`` when no container is to blame."""
+    problem: str
+    """One clause, e.g. ``exited with code 1 and restarted 2 times``."""
+    evidence: tuple[str, ...] = ()
+    """What was observed, each one short line: the last error line of a log, a gateway answer."""
+
+    def line(self) -> str:
+        """``<component>: <problem>; <first evidence>`` on one line."""
+        head = f"{self.component}: {self.problem}"
+        return f"{head}; {self.evidence[0]}" if self.evidence else head
+
+
+class DiagnosedError(ProductError):
+    """EdgeX did not come up, and the harness found which component to blame."""
+
+    def __init__(self, cause: RootCause, fix: str) -> None:
+        super().__init__(f"{cause.line()}; {fix}")
+        self.cause = cause

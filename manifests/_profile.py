@@ -78,6 +78,14 @@ class ReleaseInfo:
         return {service.name: service.port for service in self.services}
 
     @property
+    def port_owners(self) -> dict[int, str]:
+        """Loopback port inside the pod → the container that should listen on it (services, database, broker)."""
+        owners = {service.port: service.container for service in self.services}
+        owners[self.database.port] = self.database.container
+        owners[self.broker.port] = self.broker.container
+        return owners
+
+    @property
     def gateway_routes(self) -> dict[str, str]:
         """Service name → gateway path prefix (``/core-data/``)."""
         return {service.name: service.route for service in self.services}

@@ -15,7 +15,7 @@ from reports.schema import PHASES, FingerprintValue, RawCheck, RawReport
 from reports.validate import parse_timestamp
 
 STATUS_ICONS = {"passed": "✅", "failed": "❌", "infra-error": "⚠️", "interrupted": "⏹"}
-CHECK_ICONS = {"passed": "✅", "failed": "❌", "error": "💥", "skipped": "⏭"}
+CHECK_ICONS = {"passed": "✅", "failed": "❌", "error": "💥", "skipped": "⏭", "blocked": "⛔"}
 NOT_RUN = "not yet run"
 UNKNOWN = "unknown"
 NONE = "—"
@@ -63,7 +63,27 @@ def status(report: RawReport, *, message_chars: int = 300) -> str:
     return _status(report, message_chars)
 
 
+def root_cause(report: RawReport) -> str | None:
+    """``core-data: exited, exit code 1, 2 restart(s); blocked a, b, …`` or None (version 1, or no root cause)."""
+    cause = report.get("root_cause")
+    if cause is None:
+        return None
+    blocked = f"; blocked {', '.join(cause['blocked'])}" if cause["blocked"] else ""
+    return f"{cause['component']}: {cause['problem']}{blocked}"
+
+
 def _status(report: RawReport, message_chars: int) -> str:
+    cause = root_cause(report)
+    if cause is not None and report["outcome"] != "passed":
+        error = report["error"]
+        during = f" ({error['phase']})" if error is not None else ""
+        return (
+            f"{STATUS_ICONS[report['outcome']]} {report['outcome']}{during}, root cause {shorten(cause, message_chars)}"
+        )
+    return _plain_status(report, message_chars)
+
+
+def _plain_status(report: RawReport, message_chars: int) -> str:
     outcome, error = report["outcome"], report["error"]
     tally = counts(report["checks"])
     ran = tally["passed"] + tally["failed"] + tally["error"]

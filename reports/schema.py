@@ -16,13 +16,16 @@ from typing import Final, Literal, TypedDict
 
 from harness.vocabulary import ErrorKind, TargetMode
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+"""2 added ``root_cause`` and the ``blocked`` check outcome."""
+READABLE_VERSIONS: Final = (1, 2)
+"""Versions this edgex-smoke reads: every version 1 report is a valid version 2 report without a root cause."""
 
 RunOutcome = Literal["passed", "failed", "infra-error", "interrupted"]
 """Verdict of a whole run; decided by `reports.outcome.decide`."""
 
-CheckOutcome = Literal["passed", "failed", "error", "skipped"]
-"""Outcome of one check (one pytest item), as pytest reports it."""
+CheckOutcome = Literal["passed", "failed", "error", "skipped", "blocked"]
+"""Outcome of one check (one pytest item), as pytest reports it; ``blocked``: it could not run, see ``root_cause``."""
 
 Security = Literal["off", "on"]
 
@@ -107,6 +110,16 @@ class RawError(TypedDict):
     message: str
 
 
+class RawRootCause(TypedDict):
+    """The one component a failed run is blamed on, what showed it, and the checks it kept from running."""
+
+    component: str
+    problem: str
+    evidence: list[str]
+    blocked: list[str]
+    """Ids of the checks that could not run because of it (``a``, ``b``, …), each once."""
+
+
 class RawCheck(TypedDict):
     """One check, that is one pytest item, with every pytest phase folded in."""
 
@@ -126,8 +139,8 @@ class RawArtifacts(TypedDict):
     diagnostics: str | None
 
 
-class RawReport(TypedDict):
-    """One pytest run against one distro and one EdgeX release."""
+class _RawReportV1(TypedDict):
+    """The keys every report has (version 1 had exactly these)."""
 
     schema_version: int
     run_id: str
@@ -144,3 +157,10 @@ class RawReport(TypedDict):
     checks: list[RawCheck]
     reaped: list[str]
     artifacts: RawArtifacts
+
+
+class RawReport(_RawReportV1, total=False):
+    """One pytest run against one distro and one EdgeX release."""
+
+    root_cause: RawRootCause | None
+    """Version 2: set when EdgeX did not come up; the component to blame and the checks it blocked."""

@@ -19,6 +19,12 @@ def summary(report: RawReport, path: Path) -> str:
         f"  edgex: reported {describe.edgex_versions(report)}; images {edgex['image_source']}; "
         f"security {edgex['security']}",
     ]
+    cause = report.get("root_cause")
+    if cause is not None:
+        lines.append(f"  root cause: {cause['component']}: {cause['problem']}")
+        lines += [f"    evidence: {line}" for line in cause["evidence"]]
+        if cause["blocked"]:
+            lines.append(f"    blocked checks: {', '.join(cause['blocked'])}")
     if error is not None:
         lines.append(f"  error ({error['kind']}, during {error['phase']}): {error['message']}")
     if report["outcome"] == "interrupted":

@@ -143,6 +143,15 @@ def _details(cell: Cell, source: Source) -> list[str]:
         f"- Ran on: {md(host['hostname'])} ({where}, {md(host['platform'])}, Python {md(host['python'])}) "
         f"with {md(tool['name'])} {md(tool['version'])}{md(commit)}",
     ]
+    cause = report.get("root_cause")
+    if cause is not None:
+        evidence = "; ".join(cause["evidence"])
+        lines.append(
+            f"- Root cause: {md(cause['component'])}: {md(cause['problem'])}"
+            + (f" ({md(evidence)})" if evidence else "")
+        )
+        if cause["blocked"]:
+            lines.append(f"- Blocked checks: {md(', '.join(cause['blocked']))}")
     if report["error"] is not None:
         error = report["error"]
         lines.append(f"- Error ({error['kind']}, during {error['phase']}): {md(error['message'])}")

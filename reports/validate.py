@@ -99,6 +99,8 @@ def _check_typeddict(value: Any, annotation: Any, where: str) -> None:
         if key not in value:
             raise ReportError(f"{prefix}{key} is missing")
         _check(value[key], hints[key], f"{prefix}{key}")
+    for key in sorted(annotation.__optional_keys__ & set(value), key=list(hints).index):
+        _check(value[key], hints[key], f"{prefix}{key}")
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -128,7 +130,7 @@ def validate(data: object, *, source: str) -> schema.RawReport:
         version = data.get("schema_version")
         if "schema_version" not in data:
             raise ReportError("schema_version is missing; this is not an edgex-smoke report")
-        if isinstance(version, int) and not isinstance(version, bool) and version != schema.SCHEMA_VERSION:
+        if isinstance(version, int) and not isinstance(version, bool) and version not in schema.READABLE_VERSIONS:
             fix = "re-run the smoke test to write a new one"
             if version > schema.SCHEMA_VERSION:
                 fix = "upgrade edgex-smoke to read it"

@@ -38,6 +38,7 @@ from reports.schema import (
     RawImage,
     RawPhases,
     RawReport,
+    RawRootCause,
     RawTarget,
     RawTool,
     Security,
@@ -52,7 +53,7 @@ MESSAGE_CHARS = 300
 _CI_VARIABLES = ("CI", "GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE", "JENKINS_URL")
 _COMMIT_VARIABLES = ("GITHUB_SHA", "CI_COMMIT_SHA", "BUILDKITE_COMMIT", "GIT_COMMIT")
 # For check records of one pytest item: the worse outcome wins (a teardown error after a pass is an error).
-_SEVERITY: dict[str, int] = {"skipped": 0, "passed": 1, "failed": 2, "error": 2}
+_SEVERITY: dict[str, int] = {"skipped": 0, "passed": 1, "failed": 2, "error": 2, "blocked": 2}
 
 
 def utc_stamp(moment: datetime) -> str:
@@ -170,6 +171,7 @@ class RunReport:
         self._interrupted_phase: PhaseName | None = None
         self._reaped: list[str] = []
         self._artifacts: RawArtifacts = {"junit": None, "diagnostics": None}
+        self._root_cause: tuple[str, str, list[str]] | None = None
 
     # --- phases -------------------------------------------------------------------------------
 
@@ -236,7 +238,7 @@ class RunReport:
             check_id: Short stable id shown in the table, such as ``a``.
             name: Short stable name, such as ``pod-healthy``.
             nodeid: The pytest node id.
-            outcome: ``passed``, ``failed``, ``error`` or ``skipped``.
+            outcome: ``passed``, ``failed``, ``error``, ``skipped`` or ``blocked`` (by the root cause).
             duration_s: Seconds spent.
             reason: Why it failed or was skipped; cut to one line.
             kind: For a failure, whether the product or the infrastructure failed.
@@ -295,6 +297,11 @@ class RunReport:
         _one_of(phase, PhaseName, "phase")
         if self._error is None:
             self._error = {"kind": kind, "phase": phase, "message": one_line(message)}
+
+    def set_root_cause(self, component: str, problem: str, evidence: Iterable[str]) -> None:
+        """Name the component a failed start is blamed on; the first one wins, like `fail`."""
+        if self._root_cause is None:
+            self._root_cause = (one_line(component), one_line(problem), [one_line(line) for line in evidence])
 
     def mark_interrupted(self, phase: PhaseName | None = None) -> None:
         """Record that a signal stopped the run, in `phase` (default: `current_phase`)."""
@@ -360,7 +367,15 @@ class RunReport:
             "checks": checks,
             "reaped": list(self._reaped),
             "artifacts": self._artifacts.copy(),
+            "root_cause": self._root_cause_dict(checks),
         }
+
+    def _root_cause_dict(self, checks: list[RawCheck]) -> RawRootCause | None:
+        if self._root_cause is None:
+            return None
+        component, problem, evidence = self._root_cause
+        blocked = sorted({check["id"] for check in checks if check["outcome"] == "blocked"})
+        return {"component": component, "problem": problem, "evidence": list(evidence), "blocked": blocked}
 
     def write(self, directory: Path | str) -> Path:
         """`finish` the report, then write it with `write_report`; returns the file path."""

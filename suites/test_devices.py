@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from edgex_client import GatewayClient
-from suites._expect import require
+from harness.errors import GatewayError
+from suites._expect import fail, require
 
 VIRTUAL_DEVICES = {
     "Random-Boolean-Device",
@@ -40,11 +41,14 @@ def fresh_int8(before: str) -> str:
 @pytest.mark.check("g", "command-round-trip")
 @pytest.mark.usefixtures("_restore_int8_randomization")
 def test_command_put_int8_then_get_returns_it(gateway: GatewayClient) -> None:
-    before = gateway.command_value(INTEGER_DEVICE, "Int8")
-    value = fresh_int8(before)
-    gateway.command_put(INTEGER_DEVICE, "WriteInt8Value", {"Int8": value, "EnableRandomization_Int8": "false"})
-    # Two reads: with the PUT ignored and randomization still on, both match only once in 65,536 runs.
-    reads = [gateway.command_value(INTEGER_DEVICE, "Int8") for _ in range(2)]
+    try:
+        before = gateway.command_value(INTEGER_DEVICE, "Int8")
+        value = fresh_int8(before)
+        gateway.command_put(INTEGER_DEVICE, "WriteInt8Value", {"Int8": value, "EnableRandomization_Int8": "false"})
+        # Two reads: with the PUT ignored and randomization still on, both match only once in 65,536 runs.
+        reads = [gateway.command_value(INTEGER_DEVICE, "Int8") for _ in range(2)]
+    except GatewayError as err:
+        fail(f"core-command → device-virtual: a command on {INTEGER_DEVICE} failed ({err})")
     require(
         reads == [value, value],
         f"core-command: GET {INTEGER_DEVICE}/Int8 returned {' then '.join(map(repr, reads))} after PUT Int8={value} "

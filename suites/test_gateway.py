@@ -30,12 +30,26 @@ def _accepts(host: str, port: int) -> bool:
         return False
 
 
+def _host_port_owners(edgex: LiveEdgeX) -> dict[int, str]:
+    """Host port → the container that declares it, from the deployed pod (empty under --reuse)."""
+    return {
+        int(port["hostPort"]): container["name"]
+        for obj in edgex.deployment.objects
+        if obj.get("kind") == "Pod"
+        for container in obj["spec"]["containers"]
+        for port in container.get("ports", [])
+        if "hostPort" in port
+    }
+
+
 @pytest.mark.check("c", "isolation")
 def test_only_gateway_ports_are_published(edgex: LiveEdgeX) -> None:
     gateway_ports = {edgex.endpoints.gateway_port, edgex.endpoints.mqtt_port}
     published = set(edgex.endpoints.published_ports)
     extra = sorted(published - gateway_ports)
-    require(not extra, f"pod {edgex.deployment.pod}: host ports {extra} are published besides the gateway's")
+    owners = _host_port_owners(edgex)
+    shown = ", ".join(f"{port} ({owners.get(port, 'owner unknown')})" for port in extra)
+    require(not extra, f"pod {edgex.deployment.pod}: host ports published besides the gateway's: {shown}")
 
 
 @pytest.mark.check("c", "isolation")

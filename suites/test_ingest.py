@@ -7,9 +7,10 @@ from collections.abc import Callable
 
 import pytest
 
-from edgex_client import GatewayClient, Message, same_number, wait_for
+from edgex_client import GatewayClient, Message, MqttWatcher, same_number, wait_for
 from edgex_smoke.lifecycle import LiveEdgeX
-from suites._expect import require
+from harness.errors import EventTimeoutError, GatewayError
+from suites._expect import fail, require
 
 ARRIVAL_TIMEOUT_S = 30.0
 REST_DEVICE, REST_RESOURCE = "sample-numeric", "int"
@@ -32,13 +33,25 @@ def _event_with(device: str, resource: str, expected: str) -> Callable[[Message]
     return matches
 
 
+def _bus_event(watcher: MqttWatcher, service: str, device: str, resource: str, value: str, *, after: str) -> Message:
+    """The event `service` published for the value, or a failure naming `service` as the hop that broke."""
+    try:
+        return watcher.expect(
+            _event_with(device, resource, value), timeout_s=ARRIVAL_TIMEOUT_S, what=f"{device}/{resource}={value}"
+        )
+    except EventTimeoutError as err:
+        fail(f"{service}: {after}, but published no event for it on the message bus ({err})")
+
+
 def _wait_in_core_data(gateway: GatewayClient, service: str, device: str, resource: str, expected: str) -> None:
-    wait_for(
-        lambda: _has_value(gateway.events_for_device(device, limit=50), resource, expected),
-        timeout_s=ARRIVAL_TIMEOUT_S,
-        what=f"core-data: an event of {device} with {resource}={expected}",
-        fix=f"see the logs of {service} and core-data in the run's diagnostics",
-    )
+    try:
+        wait_for(
+            lambda: _has_value(gateway.events_for_device(device, limit=50), resource, expected),
+            timeout_s=ARRIVAL_TIMEOUT_S,
+            what=f"an event of {device} with {resource}={expected}",
+        )
+    except EventTimeoutError as err:
+        fail(f"core-data: the {service} event reached the message bus, but core-data does not list it ({err})")
 
 
 @pytest.mark.check("h", "device-rest-ingest")
@@ -46,12 +59,11 @@ def test_device_rest_post_reaches_core_data_and_mqtt(edgex: LiveEdgeX, gateway: 
     value = str(1000 + secrets.randbelow(9_000_000))
     with edgex.mqtt() as watcher:
         watcher.subscribe(f"edgex/events/device/device-rest/+/{REST_DEVICE}/#")
-        gateway.rest_post(REST_DEVICE, REST_RESOURCE, value)
-        message = watcher.expect(
-            _event_with(REST_DEVICE, REST_RESOURCE, value),
-            timeout_s=ARRIVAL_TIMEOUT_S,
-            what=f"the device-rest event {REST_DEVICE}/{REST_RESOURCE}={value}",
-        )
+        try:
+            gateway.rest_post(REST_DEVICE, REST_RESOURCE, value)
+        except GatewayError as err:
+            fail(f"device-rest: refused the POST of {REST_DEVICE}/{REST_RESOURCE}={value} ({err})")
+        message = _bus_event(watcher, "device-rest", REST_DEVICE, REST_RESOURCE, value, after="accepted the POST")
     require(message.topic.endswith(f"/{REST_DEVICE}/{REST_RESOURCE}"), f"message bus: unexpected topic {message.topic}")
     _wait_in_core_data(gateway, "device-rest", REST_DEVICE, REST_RESOURCE, value)
 
@@ -59,6 +71,11 @@ def test_device_rest_post_reaches_core_data_and_mqtt(edgex: LiveEdgeX, gateway: 
 @pytest.mark.check("i", "device-mqtt-ingest")
 def test_device_mqtt_publish_reaches_core_data(edgex: LiveEdgeX, gateway: GatewayClient) -> None:
     value = f"{1 + secrets.randbelow(9000) / 100:.2f}"
+    incoming = f"incoming/data/{MQTT_DEVICE}/{MQTT_RESOURCE}"
     with edgex.mqtt() as watcher:
-        watcher.publish(f"incoming/data/{MQTT_DEVICE}/{MQTT_RESOURCE}", value)
+        watcher.subscribe(f"edgex/events/device/device-mqtt/+/{MQTT_DEVICE}/#")
+        watcher.publish(incoming, value)
+        _bus_event(
+            watcher, "device-mqtt", MQTT_DEVICE, MQTT_RESOURCE, value, after=f"{value} was published to {incoming}"
+        )
     _wait_in_core_data(gateway, "device-mqtt", MQTT_DEVICE, MQTT_RESOURCE, value)

@@ -8,6 +8,7 @@ and for EdgeX only; the broker, the MQTT client and the HTTP client are real.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from distros import ContainerState, Deployment, Endpoints, Fingerprint, KubeObje
 from edgex_smoke.lifecycle import SmokeRun
 from edgex_smoke.options import RunOptions
 from edgex_smoke.status import StatusLine
-from harness.errors import ProductError
+from harness.errors import DiagnosedError
 from reports.writer import RunReport
 from tests._doubles import EdgeXGatewayDouble
 
@@ -37,6 +38,7 @@ class DistroDouble:
     calls: list[str] = field(default_factory=list)
     states: list[ContainerState] = field(default_factory=list)
     pullable: bool = True
+    log_lines: dict[str, str] = field(default_factory=dict)
 
     def preflight(self, images: Sequence[str]) -> None:
         self.calls.append(f"preflight {len(images)}")
@@ -82,6 +84,9 @@ class DistroDouble:
 
     def container_host(self, target: Target, deployment: Deployment, container: str) -> Any:
         raise NotImplementedError
+
+    def logs(self, target: Target, deployment: Deployment, container: str, *, tail_lines: int) -> str:
+        return self.log_lines.get(container, "")
 
     def collect_diagnostics(self, target: Target, deployment: Deployment | None, dest: Path) -> list[Path]:
         self.calls.append("collect_diagnostics")
@@ -160,7 +165,7 @@ def test_phases_fill_the_report_and_teardown_removes_the_pod(
     assert lines[-1].startswith("edgex-smoke [teardown] done in")
 
 
-def test_a_silent_service_fails_ready_naming_it(
+def test_a_crash_looping_container_ends_the_ready_wait_at_once_naming_it(
     tmp_path: Path, gateway: EdgeXGatewayDouble, mosquitto_port: int
 ) -> None:
     gateway.down_services.add("device-mqtt")
@@ -169,12 +174,16 @@ def test_a_silent_service_fails_ready_naming_it(
         ContainerState(name="core-data", state="running", ready=True, restarts=0),
         ContainerState(name="device-mqtt", state="exited", ready=False, restarts=3, exit_code=1),
     ]
-    with pytest.raises(ProductError) as caught:
+    run.distro.log_lines["device-mqtt"] = 'level=INFO msg=start\nlevel=ERROR msg="Failed to load devices: 503"'  # type: ignore[attr-defined]
+    started = time.monotonic()
+    with pytest.raises(DiagnosedError) as caught:
         run.start()
+    assert time.monotonic() - started < 2, "a crash loop ends the wait at once, not at the deadline"
     assert str(caught.value) == (
-        f"gateway at {gateway.base_url}: device-mqtt did not answer /api/v3/ping within 2 s (5/6 answered); "
-        "containers: device-mqtt exited, 3 restart(s), exit code 1; see their logs in the diagnostics"
+        "device-mqtt: exited, exit code 1, 3 restart(s); last error: Failed to load devices: 503; "
+        "see its log in the diagnostics"
     )
+    assert caught.value.cause.component == "device-mqtt"
     assert run.current_phase == "ready"
     run.finish(failed=True)
     assert "collect_diagnostics" in run.distro.calls  # type: ignore[attr-defined]
@@ -221,3 +230,19 @@ def test_images_auto_is_settled_by_one_probe_before_preflight(
     assert loaded.split()[1].startswith("localhost/edgex-smoke-lab/" if source == "lab" else "docker.io/")
     assert run.report.to_dict()["edgex"]["image_source"] == source
     assert any("using the lab images" in line for line in lines) is (source == "lab")
+
+
+def test_a_silent_service_at_the_deadline_is_named_with_what_the_gateway_said(
+    tmp_path: Path, gateway: EdgeXGatewayDouble, mosquitto_port: int
+) -> None:
+    gateway.down_services.add("device-mqtt")
+    run, _ = _run(tmp_path, gateway, mosquitto_port, ready_timeout_s=2)
+    run.distro.states = [ContainerState(name="device-mqtt", state="running", ready=True, restarts=0)]  # type: ignore[attr-defined]
+    with pytest.raises(DiagnosedError) as caught:
+        run.start()
+    message = str(caught.value)
+    assert message.startswith("device-mqtt: does not answer /api/v3/ping through the gateway; device-mqtt: GET ")
+    assert message.endswith(
+        "device-mqtt did not answer /api/v3/ping through the gateway within 2 s (5/6 answered); see the diagnostics"
+    )
+    assert "\n" not in message

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness import proc
+from tests import _smoke
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,23 +20,7 @@ pytestmark = pytest.mark.needs_podman
 
 def test_missing_images_stop_at_preflight_with_one_line_and_a_report(tmp_path: Path) -> None:
     mirror = "localhost:5999/nowhere"
-    done = proc.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "suites",
-            "--distro=podman",
-            f"--images={mirror}",
-            f"--report-dir={tmp_path}",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-        ],
-        timeout_s=600,
-        cwd=ROOT,
-        check=False,
-    )
+    done = _smoke.run(tmp_path, "--distro=podman", f"--images={mirror}", "-q", free_ports=False)
     output = done.stdout + done.stderr
     assert done.returncode == 4, output
     assert "Traceback" not in output

@@ -60,9 +60,13 @@ def edit(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         ({"hello": "world"}, "schema_version is missing; this is not an edgex-smoke report"),
         (
             edit(lambda d: d.update(schema_version=0)),
-            "schema_version is 0, this edgex-smoke reads version 1; re-run the smoke test to write a new one",
+            "schema_version is 0, this edgex-smoke reads version 2; re-run the smoke test to write a new one",
         ),
-        (edit(lambda d: d.update(schema_version=2)), "schema_version is 2, this edgex-smoke reads version 1; upgrade"),
+        (edit(lambda d: d.update(schema_version=3)), "schema_version is 3, this edgex-smoke reads version 2; upgrade"),
+        (
+            edit(lambda d: d.update(root_cause={"component": "core-data"})),
+            "root_cause.problem is missing",
+        ),
         (edit(lambda d: d.update(schema_version="1")), "schema_version is '1'; expected an integer"),
         (edit(lambda d: d.pop("checks")), "checks is missing"),
         (edit(lambda d: d["target"].pop("distro")), "target.distro is missing"),

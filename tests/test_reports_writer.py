@@ -8,10 +8,11 @@ import re
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from reports import RunReport, decide, load_report, new_run_id, write_report
+from reports import RunReport, decide, describe, load_report, new_run_id, show, write_report
 from reports.errors import ReportError
 from reports.schema import RawCheck, RawError
 from reports.validate import validate
@@ -133,7 +134,8 @@ def test_run_report_to_dict_has_the_schema_shape_and_the_recorded_facts(clock: F
     data = report.to_dict()
 
     validate(data, source="test")
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
+    assert data["root_cause"] is None
     assert data["run_id"] == "20261126T153824Z-3f9a"
     assert data["started_at"] == "2026-11-26T15:38:24Z"
     assert data["finished_at"] == "2026-11-26T15:38:35Z"
@@ -202,6 +204,38 @@ def test_fail_keeps_the_first_error_and_cuts_the_message_to_one_line(clock: Fake
     assert data["error"]["message"].startswith("pod edgex not Ready after 300 s; last state ImagePullBackOff")
     assert len(data["error"]["message"]) == 300
     assert "\n" not in data["error"]["message"]
+
+
+def test_the_root_cause_names_the_component_and_the_checks_it_blocked(clock: FakeClock) -> None:
+    report = new_report(clock)
+    report.fail("product", "ready", "core-data: exited, exit code 1, 2 restart(s); last error: x; see its log")
+    report.set_root_cause("core-data", "exited, exit code 1, 2 restart(s)", ["last error: x"])
+    report.set_root_cause("gateway", "fallout", [])
+    for check_id, nodeid in (("a", "t::a1"), ("a", "t::a2"), ("b", "t::b")):
+        report.record_check(check_id=check_id, name="n", nodeid=nodeid, outcome="blocked", duration_s=0.0)
+    data = report.to_dict()
+    validate(data, source="test")
+    assert data["outcome"] == "failed"
+    assert data["root_cause"] == {
+        "component": "core-data",
+        "problem": "exited, exit code 1, 2 restart(s)",
+        "evidence": ["last error: x"],
+        "blocked": ["a", "b"],
+    }
+    assert (
+        describe.status(data)
+        == "❌ failed (ready), root cause core-data: exited, exit code 1, 2 restart(s); blocked a, b"
+    )
+    text = show.summary(data, Path("r.json"))
+    assert "  root cause: core-data: exited, exit code 1, 2 restart(s)\n    evidence: last error: x\n" in text
+    assert "    blocked checks: a, b\n" in text
+
+
+def test_a_version_1_report_still_loads_without_a_root_cause(clock: FakeClock) -> None:
+    data: dict[str, Any] = dict(new_report(clock).to_dict())
+    data["schema_version"] = 1
+    del data["root_cause"]
+    assert validate(data, source="v1").get("root_cause") is None
 
 
 def test_record_check_folds_setup_call_and_teardown_of_one_item(clock: FakeClock) -> None:

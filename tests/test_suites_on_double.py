@@ -21,6 +21,7 @@ from harness import proc
 from reports import describe
 from reports.schema import RawReport
 from tests import _edgex_double, _servers
+from tests import _smoke as _smoke_run
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT_S = 900.0
@@ -36,27 +37,7 @@ def double_images() -> str:
 
 
 def _smoke(report_dir: Path, *options: str) -> tuple[proc.Completed, dict[str, Any]]:
-    # Free host ports rather than the default 8000 and 1884, which a developer's machine may be using.
-    ports = f"--gateway-ports={_servers.free_port()}:{_servers.free_port()}"
-    done = proc.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "suites",
-            *options,
-            ports,
-            f"--report-dir={report_dir}",
-            "-p",
-            "no:cacheprovider",
-        ],
-        timeout_s=RUN_TIMEOUT_S,
-        cwd=ROOT,
-        check=False,
-    )
-    reports = sorted(report_dir.glob("*.json"))
-    assert len(reports) == 1, done.stdout + done.stderr
-    return done, json.loads(reports[0].read_text())
+    return _smoke_run.run_with_report(report_dir, *options)
 
 
 def _assert_passed_everything(done: proc.Completed, report: dict[str, Any], report_dir: Path) -> None:
@@ -143,7 +124,9 @@ def test_a_failing_check_is_a_product_failure_with_diagnostics(tmp_path: Path) -
     assert outcomes["a"]["outcome"] == "passed"
     failed = outcomes["i"]
     assert (failed["outcome"], failed["kind"]) == ("failed", "product"), failed
-    assert failed["reason"].startswith("core-data: "), failed["reason"]
+    # The faulty device-mqtt drops every value: the reason names that hop, not core-data at the end of the chain.
+    assert failed["reason"].startswith("device-mqtt: "), failed["reason"]
+    assert "but published no event for it on the message bus" in failed["reason"]
     assert "MQTT-test-device" in failed["reason"] and "\n" not in failed["reason"]
     diagnostics = tmp_path / report["artifacts"]["diagnostics"]
     logs = "".join(path.read_text(errors="replace") for path in diagnostics.rglob("*device-mqtt*"))

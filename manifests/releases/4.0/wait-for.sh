@@ -9,7 +9,7 @@
 #              from /proc/net/tcp and tcp6 (no network tool needed);
 #   http:PORT  http://127.0.0.1:PORT/api/v3/ping answers 2xx (busybox wget,
 #              within 2 s).
-# Gives up after S seconds (default 120; 0 checks once), naming what it waited
+# Gives up after S seconds (default 60; 0 checks once), naming what it waited
 # for, and exits 1: the container then restarts, visibly, instead of the
 # service failing later for a reason its own log hides.
 #
@@ -17,7 +17,7 @@
 # lab images both have one), so one manifest serves both image families.
 set -u
 
-timeout_s=120
+timeout_s=60
 if [ "${1:-}" = "--timeout" ]; then
   timeout_s=$2
   shift 2
