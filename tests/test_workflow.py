@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -125,3 +126,13 @@ def test_workflow_names_no_download_site() -> None:
     # Installer locations come from repository variables, never from the file.
     text = WORKFLOW.read_text()
     assert not re.search(r"https?://", text)
+
+
+def test_the_plugin_job_runs_every_python_the_package_declares(workflow: dict[Any, Any]) -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = [
+        c.rsplit(" :: ", 1)[1] for c in project["classifiers"] if c.startswith("Programming Language :: Python :: 3.")
+    ]
+    assert workflow["jobs"]["plugin"]["strategy"]["matrix"]["python"] == declared
+    assert project["requires-python"] == f">={declared[0]},<3.{int(declared[-1].split('.')[1]) + 1}"
+    assert "tests/test_packaging.py" in _run_text(workflow["jobs"]["plugin"])
