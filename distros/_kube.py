@@ -57,7 +57,15 @@ from kubernetes.stream import portforward, stream
 
 from distros._protocol import CRASH_LOOP_RESTARTS, ContainerState, KubeObject, Progress, no_progress
 from harness import labels as run_labels
-from harness.errors import CommandError, InfraError, ManifestError, PreflightError, ReadinessTimeoutError, tail
+from harness.errors import (
+    CommandError,
+    InfraError,
+    ManifestError,
+    PreflightError,
+    ReadinessBlockedError,
+    ReadinessTimeoutError,
+    tail,
+)
 
 log = logging.getLogger(__name__)
 
@@ -1030,7 +1038,7 @@ class KubeClient:
                 return pod
             blocker = pod_blocker(pod)
             if blocker:
-                raise ReadinessTimeoutError(
+                raise ReadinessBlockedError(
                     f"{self.subject}: {what} will not become ready: {blocker}; "
                     "see the pod's events and logs in the diagnostics"
                 )

@@ -37,7 +37,14 @@ from distros._protocol import (
 )
 from harness import labels as run_labels
 from harness import proc
-from harness.errors import CommandError, InfraError, PreflightError, ReadinessTimeoutError, SmokeError
+from harness.errors import (
+    CommandError,
+    InfraError,
+    PreflightError,
+    ReadinessBlockedError,
+    ReadinessTimeoutError,
+    SmokeError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +254,7 @@ class PodmanDistro:
                 pending = dead or [s for s in states if not s.ready]
                 detail = ", ".join(f"{s.name} is {s.state} (restarts {s.restarts})" for s in pending)
                 reason = "will not start" if dead else f"not running after {timeout_s:.0f} s"
-                raise ReadinessTimeoutError(
+                raise (ReadinessBlockedError if dead else ReadinessTimeoutError)(
                     f"podman: pod {deployment.pod} {reason}: {detail or 'no containers'}; "
                     f"see the container logs under {self.settings.work_dir}"
                 )

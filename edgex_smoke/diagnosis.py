@@ -121,8 +121,9 @@ def _blame_dependency(
 
 
 def is_troubled(state: ContainerState) -> bool:
-    """True if the container exited, restarted or does not run."""
-    return state.restarts > 0 or not state.ready or state.exit_code not in (None, 0)
+    """True if the container restarted or stopped; one that runs but is not ready yet is not (rule 2 looks at it)."""
+    stopped = state.state in ("exited", "stopped", "dead") or state.state.startswith("terminated")
+    return state.restarts > 0 or stopped or state.exit_code not in (None, 0)
 
 
 def blame_containers(

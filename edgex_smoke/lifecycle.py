@@ -31,7 +31,14 @@ from edgex_client import GatewayClient, MqttWatcher, wait_for
 from edgex_smoke import diagnosis
 from edgex_smoke.options import AUTO_IMAGES, RunOptions
 from edgex_smoke.status import StatusLine
-from harness.errors import DiagnosedError, ProductError, ReadinessTimeoutError, RootCause, SmokeError
+from harness.errors import (
+    DiagnosedError,
+    ProductError,
+    ReadinessBlockedError,
+    ReadinessTimeoutError,
+    RootCause,
+    SmokeError,
+)
 from harness.labels import ownership_labels, with_labels
 from reports.schema import PhaseName
 from reports.writer import RunReport
@@ -41,6 +48,8 @@ log = logging.getLogger(__name__)
 FIRST_EVENT_TIMEOUT_S = 60.0
 CONTAINER_POLL_S = 3.0
 """How often the ready phase looks at the containers while it waits for pings."""
+DEPLOY_SLICE_S = 10.0
+"""How long each of the target's own readiness waits runs before the pod is looked at again."""
 RECOVERY_S = 20.0
 """A container down this long while the run waits has not recovered: the wait ends with its diagnosis."""
 STALL_S = 40.0
@@ -186,16 +195,10 @@ class SmokeRun:
         release = manifests.release_info(self.options.release)
         order = list(manifests.image_refs(objects)) if objects else []
         watch = _PodWatch(self.distro, target, deployment, release, order)
-        try:
-            self.distro.wait_deployed(target, deployment, timeout_s=self.options.ready_timeout_s)
-        except ReadinessTimeoutError as err:
-            cause = watch.blame_containers()
-            if cause is None:
-                raise
-            raise DiagnosedError(cause, "see its log in the diagnostics") from err
+        services = tuple(service.name for service in release.services)
+        self._wait_deployed(watch, services)
         endpoints = self.distro.endpoints(target, deployment)
         gateway = GatewayClient(endpoints.gateway_url)
-        services = tuple(service.name for service in release.services)
         self._wait_pings(watch, gateway, services)
         for service in services:
             self.report.set_version(service, gateway.version(service))
@@ -205,6 +208,29 @@ class SmokeRun:
             {"component": name, "ref": ref, "digest": digests.get(ref)} for name, ref in images.items()
         )
         return LiveEdgeX(self.distro, target, deployment, endpoints, gateway, release, dict(images))
+
+    def _wait_deployed(self, watch: _PodWatch, services: tuple[str, ...]) -> None:
+        """The target's own wait for running (and, with probes, ready) containers, in slices, watching the pod.
+
+        Between slices the same rules as the ping wait apply, so a start that cannot succeed (a
+        service that never opens its port while its probe fails) ends early with its diagnosis.
+        """
+        deadline = time.monotonic() + self.options.ready_timeout_s
+        not_asked = dict.fromkeys(services, "not asked yet: containers not ready")
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                self.distro.wait_deployed(watch.target, watch.deployment, timeout_s=max(min(left, DEPLOY_SLICE_S), 1.0))
+                return
+            except ReadinessTimeoutError as err:
+                crashed = watch.blame_containers()
+                if crashed is not None and (isinstance(err, ReadinessBlockedError) or time.monotonic() >= deadline):
+                    raise DiagnosedError(crashed, "see its log in the diagnostics") from err
+                if isinstance(err, ReadinessBlockedError) or time.monotonic() >= deadline:
+                    raise  # no container crashed: the target's own reason (an image it cannot get, …) stands
+                stuck = watch.stuck(not_asked, answering=0)
+                if stuck is not None:
+                    raise DiagnosedError(stuck, "see its log in the diagnostics") from err
 
     def _digests(self, refs: list[str]) -> dict[str, str | None]:
         return dict(self.distro.image_digests(refs))
@@ -289,6 +315,13 @@ class _PhaseTimer:
         self.not_reached = False
 
 
+def _starting(state: ContainerState) -> bool:
+    """True while the target is still making the container (pulling its image): slow, but not stuck."""
+    return state.state in ("pending", "created", "configured") or any(
+        reason in state.state for reason in ("ContainerCreating", "PodInitializing")
+    )
+
+
 def _ping_problem(gateway: GatewayClient, service: str) -> str | None:
     """None if `service` answers ping through the gateway (under any name: check b judges misroutes), else why not."""
     try:
@@ -342,7 +375,11 @@ class _PodWatch:
                 self._down_since.pop(state.name, None)
             else:
                 self._down_since.setdefault(state.name, now)
-        progress = (answering, frozenset(listening or ()), tuple((s.name, s.state, s.restarts) for s in states))
+        progress = (
+            answering,
+            frozenset(listening or ()),
+            tuple((s.name, s.state, s.ready, s.restarts) for s in states),
+        )
         if progress != self._progress:
             self._progress, self._progressed_at = progress, now
         looping = [s.name for s in states if s.restarts >= CRASH_LOOP_RESTARTS]

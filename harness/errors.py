@@ -70,6 +70,10 @@ class ReadinessTimeoutError(InfraError):
     """Something did not become ready before its deadline."""
 
 
+class ReadinessBlockedError(ReadinessTimeoutError):
+    """Something cannot become ready without outside help (a crash loop, an image that cannot be had)."""
+
+
 class ManifestError(InfraError):
     """A manifest, overlay or release profile is invalid."""
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import lab
+from distros import local_cluster
 from harness import proc
 from tests import _faults, _smoke
 
@@ -31,8 +32,12 @@ def lab_images() -> None:
     lab.ensure_images()
 
 
-def _run(fault: str, report_dir: Path) -> tuple[proc.Completed, dict[str, Any]]:
-    options = ("--distro=podman", "--images=lab", "-p", "tests._faults", "-q")
+ON_KUBERNETES = ("core-data-binary-missing", "core-metadata-wrong-port", "gateway-route-to-closed-port")
+"""A crash, a port and a route fault again on the lab Kubernetes: its restarts back off, its logs come from the API."""
+
+
+def _run(fault: str, report_dir: Path, *target: str) -> tuple[proc.Completed, dict[str, Any]]:
+    options = (*(target or ("--distro=podman",)), "--images=lab", "-p", "tests._faults", "-q")
     return _smoke.run_with_report(report_dir, *options, env={_faults.ENV: fault})
 
 
@@ -50,8 +55,20 @@ def test_the_faults_fail_every_check_at_least_once() -> None:
 
 @pytest.mark.parametrize("name", sorted(_faults.FAULTS))
 def test_a_fault_of_real_edgex_is_caught_and_blamed(lab_images: None, name: str, tmp_path: Path) -> None:
+    _check(name, *_run(name, tmp_path))
+
+
+@pytest.mark.parametrize("name", ON_KUBERNETES)
+def test_a_fault_of_real_edgex_on_the_lab_kubernetes_is_caught_and_blamed(
+    lab_images: None, name: str, tmp_path: Path
+) -> None:
+    if not local_cluster.descriptor_path().is_file():
+        pytest.skip("the lab cluster is not running ('make lab-cluster'; make test starts it as root)")
+    _check(name, *_run(name, tmp_path, "--distro=k8s", "--provision=local"))
+
+
+def _check(name: str, done: proc.Completed, report: dict[str, Any]) -> None:
     fault = _faults.FAULTS[name]
-    done, report = _run(name, tmp_path)
     output = done.stdout + done.stderr
     checks = report["checks"]
     print(f"{name}: {report['outcome']}, root cause {report.get('root_cause')}, verdict {_verdict_s(report):.1f} s")
