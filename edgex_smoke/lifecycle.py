@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 FIRST_EVENT_TIMEOUT_S = 60.0
 CONTAINER_POLL_S = 3.0
 """How often the ready phase looks at the containers while it waits for pings."""
-DEPLOY_SLICE_S = 10.0
+DEPLOY_SLICE_S = 5.0
 """How long each of the target's own readiness waits runs before the pod is looked at again."""
 RECOVERY_S = 20.0
 """A container down this long while the run waits has not recovered: the wait ends with its diagnosis."""
