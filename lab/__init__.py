@@ -7,7 +7,7 @@ so they can never be mistaken for upstream ``edgexfoundry/<svc>:<ver>`` images. 
 
 from __future__ import annotations
 
-from lab.api import ensure_images, ensure_infra_image, image_refs, missing_images
+from lab.api import ensure_images, ensure_infra_image, image_refs
 from lab.naming import LAB_PREFIX
 
-__all__ = ["LAB_PREFIX", "ensure_images", "ensure_infra_image", "image_refs", "missing_images"]
+__all__ = ["LAB_PREFIX", "ensure_images", "ensure_infra_image", "image_refs"]

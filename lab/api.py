@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from harness.errors import InfraError
-from lab import build, naming, pins, podman
+from lab import build, naming, pins
 from lab.paths import cache_dir
 from lab.stamps import Report, StampStore, Steps, stderr_report
 
@@ -31,11 +31,6 @@ def image_refs(loaded: pins.Pins | None = None) -> dict[str, str]:
     refs = {naming.INFRA: build.infra_ref(loaded)}
     refs.update({name: build.service_ref(loaded, name) for name in loaded.services})
     return refs
-
-
-def missing_images() -> list[str]:
-    """Return the lab image references that are not in local podman storage."""
-    return [ref for ref in image_refs().values() if not podman.image_exists(ref)]
 
 
 def ensure_infra_image(*, force: bool = False, report: Report = stderr_report) -> str:
