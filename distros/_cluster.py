@@ -21,7 +21,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, ClassVar
 
-from distros import _host, _hostcheck, _kube, _sideload
+from distros import _host, _hostcheck, _kube, _reuse, _sideload
 from distros._protocol import (
     ContainerState,
     Deployment,
@@ -101,9 +101,14 @@ class Workload:
             return
         if taken:
             pod, port, node = taken[0]
+            namespace = pod.split("/", 1)[0]
+            ours = {edgex.where: edgex for edgex in self._running_edgex()}
+            if namespace in ours:
+                advice = _reuse.port_advice(ours[namespace], port, remove=f"kubectl delete namespace {namespace}")
+                raise PreflightError(f"{self.subject}: {advice}")
             raise PreflightError(
-                f"{self.subject}: host port {port} is taken by pod {pod} on node {node or '?'}; delete that pod "
-                "(a kept EdgeX run: delete its edgex-smoke-* namespace), use --gateway-ports, or use --reuse"
+                f"{self.subject}: host port {port} is taken by pod {pod} on node {node or '?'}, not an edgex-smoke "
+                "pod; delete that pod, or give this run other --gateway-ports"
             )
         try:
             local = [ip for node in self.kube.nodes() if (ip := _kube.node_address(node)) and _kube.local_address(ip)]
@@ -113,7 +118,8 @@ class Workload:
             _hostcheck.require_free_ports(
                 ports,
                 subject=f"{self.subject} (node {local[0]} is this host)",
-                fix="stop what holds it (a kept podman EdgeX pod: 'podman pod rm -f edgex'), or use --gateway-ports",
+                fix="stop what holds it (an EdgeX kept on podman: 'podman pod rm -f <its name>'), "
+                "or give this run other --gateway-ports",
             )
 
     # -- the pod ----------------------------------------------------------------------------------------
@@ -155,21 +161,24 @@ class Workload:
         except SmokeError as err:
             log.warning("%s: could not remove namespace %s after a failed deploy: %s", self.subject, namespace, err)
 
-    def find_deployment(self) -> Deployment:
-        """Attach to a running EdgeX pod in a namespace an earlier (kept) run made."""
+    def _running_edgex(self) -> list[_reuse.RunningEdgeX]:
+        """Every running pod in a namespace with the run labels; `where` is the namespace."""
+        found = []
         for ns in self.kube.namespaces(run_labels.SELECTOR):
             name = ns["metadata"]["name"]
+            labels = ns["metadata"].get("labels") or {}
             for pod in self.kube.pods(name):
                 if (pod.get("status") or {}).get("phase") == "Running":
-                    run_id = ((ns["metadata"].get("labels") or {}).get(run_labels.RUN_ID)) or "unknown"
-                    self._deployment = Deployment(
-                        pod=pod["metadata"]["name"], run_id=run_id, created=False, namespace=name
-                    )
-                    return self._deployment
-        raise PreflightError(
-            f"{self.subject}: --reuse found no running pod in a namespace labelled {run_labels.SELECTOR}; "
-            f"deploy one first with 'pytest --distro={self.subject} --keep', or drop --reuse"
+                    found.append(_reuse.RunningEdgeX(pod["metadata"]["name"], labels, where=name))
+        return found
+
+    def find_deployment(self) -> Deployment:
+        """Attach to the running EdgeX pod that an ended run kept (``--name`` chooses among several)."""
+        edgex = _reuse.choose(
+            self._running_edgex(), wanted=self.settings.reuse_name, subject=self.subject, distro=self.subject
         )
+        self._deployment = Deployment(pod=edgex.name, run_id=edgex.run_id, created=False, namespace=edgex.where)
+        return self._deployment
 
     def wait_deployed(self, deployment: Deployment, *, timeout_s: float) -> None:
         """Watch the pod until every container is ready; stop early with the reason when it cannot."""

@@ -39,6 +39,8 @@ class DistroSettings:
     """Kubernetes targets: the kubeconfig context to use; its current context when None."""
     provision: Literal["attach", "local"] = "attach"
     """``k8s``: attach through `kubeconfig`, or start the lab cluster built on this host (``local``)."""
+    reuse_name: str | None = None
+    """``--reuse --name``: the kept EdgeX (its pod's name) to attach to; None: the only one kept."""
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from typing import Any, ClassVar
 import testinfra
 import yaml
 
-from distros import _hostcheck, _sideload
+import manifests
+from distros import _hostcheck, _reuse, _sideload
 from distros._protocol import (
     CRASH_LOOP_RESTARTS,
     ContainerState,
@@ -107,12 +108,36 @@ class PodmanDistro:
                 "set CONTAINERS_CONF=.ci/containers.conf"
             ) from err
         if not self.settings.reuse:
-            ports = (self.settings.gateway_http_port, self.settings.gateway_mqtt_port)
-            _hostcheck.require_free_ports(
-                ports,
-                subject="podman",
-                fix="stop what holds it, or remove a kept EdgeX pod with 'podman pod rm -f edgex', or use --reuse",
-            )
+            self._require_free_gateway_ports()
+
+    def _require_free_gateway_ports(self) -> None:
+        """Fail on a busy gateway port, naming its holder: one of our runs (which, kept or live) or a program."""
+        ports = (self.settings.gateway_http_port, self.settings.gateway_mqtt_port)
+        busy = [port for port in ports if port in _hostcheck.listening_tcp_ports()]
+        if not busy:
+            return
+        port = busy[0]
+        for edgex, published in self._running_edgex():
+            if port in published:
+                remove = f"podman pod rm -f {edgex.name}"
+                raise PreflightError(f"podman: {_reuse.port_advice(edgex, port, remove=remove)}")
+        _hostcheck.require_free_ports(
+            [port],
+            subject="podman",
+            fix="it is not an edgex-smoke pod: stop that program, or give this run other --gateway-ports",
+        )
+
+    def _running_edgex(self) -> list[tuple[_reuse.RunningEdgeX, set[int]]]:
+        """Every running pod with the run labels, with the host ports it publishes."""
+        pods = self._json("pod", "ps", "--filter", f"label={run_labels.SELECTOR}", "--format", "json") or []
+        found: list[tuple[_reuse.RunningEdgeX, set[int]]] = []
+        for pod in pods:
+            if pod.get("Status") != "Running":
+                continue
+            inspect = self._run("pod", "inspect", pod["Id"], check=False)
+            published = set(self._published_ports(json.loads(inspect.stdout))) if inspect.returncode == 0 else set()
+            found.append((_reuse.RunningEdgeX(pod["Name"], pod.get("Labels") or {}), published))
+        return found
 
     def up(self) -> Target:
         """Podman runs on this host: there is nothing to create."""
@@ -150,6 +175,7 @@ class PodmanDistro:
             labels = pod.get("Labels") or {}
             if run_labels.is_leftover(labels, current_run_id=self.settings.run_id):
                 self._run("pod", "rm", "--force", pod["Id"], timeout_s=PLAY_TIMEOUT_S)
+                self._remove_volumes(manifests.configmap_names(pod["Name"]))
                 reaped.append(f"pod {pod['Name']} (run {labels.get(run_labels.RUN_ID, '?')})")
         return reaped
 
@@ -201,17 +227,10 @@ class PodmanDistro:
         return Deployment(pod=name, run_id=self.settings.run_id, created=True, objects=tuple(objects))
 
     def find_deployment(self, target: Target) -> Deployment:
-        """Attach to a running EdgeX pod that an earlier run kept."""
-        pods = self._json("pod", "ps", "--filter", f"label={run_labels.SELECTOR}", "--format", "json") or []
-        running = [p for p in pods if p.get("Status") == "Running"]
-        if not running:
-            raise PreflightError(
-                f"podman: --reuse found no running pod labelled {run_labels.SELECTOR}; "
-                "deploy one first with 'pytest --distro=podman --keep', or drop --reuse"
-            )
-        pod = running[0]
-        run_id = (pod.get("Labels") or {}).get(run_labels.RUN_ID, "unknown")
-        return Deployment(pod=pod["Name"], run_id=run_id, created=False)
+        """Attach to the running EdgeX pod that an ended run kept (``--name`` chooses among several)."""
+        found = [edgex for edgex, _ports in self._running_edgex()]
+        edgex = _reuse.choose(found, wanted=self.settings.reuse_name, subject="podman", distro=self.name)
+        return Deployment(pod=edgex.name, run_id=edgex.run_id, created=False)
 
     def containers(self, target: Target, deployment: Deployment) -> list[ContainerState]:
         """State of every application container of the pod (not podman's infra container)."""

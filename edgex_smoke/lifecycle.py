@@ -39,7 +39,7 @@ from harness.errors import (
     RootCause,
     SmokeError,
 )
-from harness.labels import ownership_labels, with_labels
+from harness.labels import instance_name, ownership_labels, with_labels
 from reports.schema import PhaseName
 from reports.writer import RunReport
 
@@ -109,7 +109,10 @@ class SmokeRun:
             kubeconfig=options.kubeconfig,
             context=options.context,
             provision="local" if options.provision == "local" else "attach",
+            reuse_name=options.name if options.reuse else None,
         )
+        self.name = options.name or instance_name(report.run_id)
+        """The EdgeX pod's name: unique per run, so runs on one host never share an object."""
         self.distro = distro or distros.make_distro(options.distro, self.settings)
         self.current_phase: PhaseName | None = None
         self.target: Target | None = None
@@ -121,7 +124,13 @@ class SmokeRun:
         self.current_phase = name
         self.status.phase(name)
         timer = _PhaseTimer()
-        yield timer
+        try:
+            yield timer
+        except BaseException as err:
+            # current_phase keeps naming this phase: the report's error and interruption default to it
+            verb = "failed" if isinstance(err, Exception) else "interrupted"
+            self.status.done(f"{verb} after {time.monotonic() - timer.started:.1f} s")
+            raise
         elapsed = time.monotonic() - timer.started
         if not timer.not_reached:
             self.report.record_phase(name, elapsed)
@@ -158,6 +167,7 @@ class SmokeRun:
             run_id=self.report.run_id,
             gateway_http_port=self.options.gateway_http_port,
             gateway_mqtt_port=self.options.gateway_mqtt_port,
+            name=self.name,
         )
 
     def _provision(self) -> list[KubeObject]:

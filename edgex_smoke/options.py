@@ -75,7 +75,19 @@ OPTIONS: tuple[Option, ...] = (
         "SOURCE",
     ),
     Option("--keep", None, "leave the target and the EdgeX pod running", switch=True),
-    Option("--reuse", None, "attach to an EdgeX pod kept earlier; only run the checks", switch=True),
+    Option(
+        "--reuse",
+        None,
+        "attach to an EdgeX kept earlier with --keep by a run that has ended; only run the checks",
+        switch=True,
+    ),
+    Option(
+        "--name",
+        None,
+        "name of this run's EdgeX pod; with --reuse, the kept EdgeX to attach to",
+        "NAME",
+        shown_default="`edgex-<run id>`",
+    ),
     Option("--report-dir", "reports/out", "where reports, JUnit files and diagnostics go", "DIR"),
     Option("--ready-timeout", "300", "bound of each readiness wait, in seconds", "S"),
     Option("--gateway-ports", "8000:1884", "host ports of the gateway's HTTP and MQTT routes", "H:M"),
@@ -126,6 +138,8 @@ class RunOptions:
     context: str | None = None
     provision: str = "attach"
     """``attach`` to an existing target, or ``local``: the cluster running on this host."""
+    name: str | None = None
+    """The EdgeX pod's name (``--name``); None: named after the run id, or with ``--reuse``, the only kept one."""
 
 
 def _choice(flag: str, value: str, valid: tuple[str, ...] | list[str]) -> str:
@@ -179,6 +193,7 @@ def from_values(values: Mapping[str, Any]) -> RunOptions:
         kubeconfig=values.get("kubeconfig"),
         context=values.get("context"),
         provision=values.get("provision") or "attach",
+        name=values.get("name"),
     )
 
 
@@ -197,6 +212,7 @@ def validate(
     kubeconfig: str | None = None,
     context: str | None = None,
     provision: str = "attach",
+    name: str | None = None,
 ) -> RunOptions:
     """Check every option and return them as one frozen value, or raise `OptionError`."""
     _choice("--distro", distro, distros.names())
@@ -226,6 +242,11 @@ def validate(
         raise OptionError(f"--kubeconfig: {kubeconfig!r} is not a readable file; give the path of a kubeconfig")
     if provision == "local" and kubeconfig is not None:
         raise OptionError("--kubeconfig with --provision local: the local cluster names its own kubeconfig; drop one")
+    if name is not None:
+        try:
+            manifests.check_name(name)
+        except SmokeError as err:
+            raise OptionError(f"--{err}") from None
     directory = Path(report_dir)
     if directory.exists() and not directory.is_dir():
         raise OptionError(f"--report-dir: {report_dir!r} exists and is not a directory; give a directory")
@@ -243,4 +264,5 @@ def validate(
         kubeconfig=Path(kubeconfig) if kubeconfig else None,
         context=context,
         provision=provision,
+        name=name,
     )

@@ -8,8 +8,10 @@ at the end, even after Ctrl-C or SIGTERM.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Generator
 from contextlib import nullcontext
@@ -24,15 +26,17 @@ import manifests
 from edgex_smoke import options as opts
 from edgex_smoke.lifecycle import LiveEdgeX, SmokeRun
 from edgex_smoke.status import StatusLine
-from harness.errors import DiagnosedError, PreflightError, RootCause, SmokeError
-from harness.vocabulary import ErrorKind, TargetMode
+from harness.errors import DiagnosedError, PreflightError, RootCause, SmokeError, tail
+from harness.vocabulary import OUTCOME_EXIT_CODES, ErrorKind, ExitCode, TargetMode
 from reports import table
+from reports.errors import ReportError
 from reports.schema import PhaseName
 from reports.writer import RunReport
 
 SESSION_KEY = pytest.StashKey["SmokeSession"]()
-PREFLIGHT_EXIT_CODE = 4
 EVIDENCE_DIR = "docs/evidence"
+FALLBACK_REPORT_DIR = Path(tempfile.gettempdir()) / "edgex-smoke-reports"
+"""Where the report goes when ``--report-dir`` cannot take it (a full disk): a report is never lost silently."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -85,17 +89,18 @@ class SmokeSession:
         self.live: LiveEdgeX | None = None
         self.setup_error: SmokeError | None = None
         self.started = False
+        self.stopped_at_preflight = False
         self.interrupted = False
         self.any_failed = False
-        self.junit_name: str | None = None
+        self.report_path: Path | None = None
+        self.finish_problems: list[str] = []
+        """What went wrong after the checks (teardown, JUnit, report): each makes the run an infra error."""
+        self._error_shown = False
+        self._checks_started: float | None = None
         self._checks: dict[str, tuple[str, str]] = {}
         self._previous_sigterm: Any = None
-        run_options.report_dir.mkdir(parents=True, exist_ok=True)
-        if not config.option.xmlpath:
-            self.junit_name = f"junit-{self.report.run_id}.xml"
-            config.option.xmlpath = str(run_options.report_dir / self.junit_name)
-        elif Path(config.option.xmlpath).parent.resolve() == run_options.report_dir.resolve():
-            self.junit_name = Path(config.option.xmlpath).name
+        _require_writable_dir(run_options.report_dir)
+        self.junit = _AtomicJUnit.claim(config, run_options.report_dir, self.report.run_id)
 
     def _status_line(self) -> StatusLine:
         # The terminal reporter registers after this plugin configures, so look it up at each write.
@@ -130,39 +135,50 @@ class SmokeSession:
         self._previous_sigterm = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
-        """Remember the interruption and the phase it hit."""
+        """Remember a real interruption (Ctrl-C, SIGTERM) and the phase it hit."""
+        if type(excinfo.value) is not KeyboardInterrupt:
+            return  # -x, --maxfail or pytest.exit: pytest stopping on purpose, not a signal
         self.interrupted = True
         phase: PhaseName = self.run.current_phase or "checks"
         self.report.mark_interrupted(phase)
 
     # -- the EdgeX under test -------------------------------------------------------------
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
+        """Stand EdgeX up before the first check; after a preflight stop no check runs at all.
+
+        Any other setup error is recorded, and the checks then run as "blocked", the first one
+        carrying the error, so the JUnit file shows what each check could not do.
+        """
+        if session.testsfailed or not session.items:
+            return None  # collection errors or nothing selected: pytest's own loop says so
+        self.started = True
+        try:
+            self.live = self.run.start()
+        except PreflightError as err:
+            self._record_setup_error(err)
+            self.stopped_at_preflight = True
+            return True  # the loop is done: nothing was created, so there is nothing to check
+        except SmokeError as err:
+            self._record_setup_error(err)
+        self._checks_started = time.monotonic()
+        return None
+
     def edgex(self) -> LiveEdgeX:
-        """Stand EdgeX up on first use; later calls return it, or repeat the first error."""
+        """The EdgeX the run stood up; without it, the first check fails with the setup error, the rest as blocked."""
         if self.live is not None:
             return self.live
-        if self.setup_error is None and not self.started:
-            self.started = True
-            try:
-                self.live = self.run.start()
-                return self.live
-            except PreflightError as err:
-                self.setup_error = err
-                self._record_setup_error(err)
-                pytest.exit(f"edgex-smoke preflight: {err}", returncode=PREFLIGHT_EXIT_CODE)
-            except SmokeError as err:
-                self.setup_error = err
-                self._record_setup_error(err)
-                pytest.fail(str(err), pytrace=False)
-        cause = _root_cause_of(self.setup_error) if self.setup_error else None
-        pytest.fail(
-            f"blocked by the root cause, {cause.component} (the first check's error says why)"
-            if cause
-            else "EdgeX setup did not complete",
-            pytrace=False,
-        )
+        if self.setup_error is None:
+            pytest.fail("EdgeX was not started: the smoke session's loop did not run", pytrace=False)
+        if not self._error_shown:
+            self._error_shown = True
+            pytest.fail(str(self.setup_error), pytrace=False)
+        cause = _root_cause_of(self.setup_error)
+        pytest.fail(f"blocked by the root cause, {cause.component} (the first check's error says why)", pytrace=False)
 
     def _record_setup_error(self, err: SmokeError) -> None:
+        self.setup_error = err
         phase: PhaseName = self.run.current_phase or "provision"
         self.report.fail(err.kind, phase, str(err))
         cause = _root_cause_of(err)
@@ -211,20 +227,22 @@ class SmokeSession:
             return self.setup_error.kind
         return "product"
 
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, None, None]:
-        """Time the checks phase."""
-        started = time.monotonic()
-        yield
-        if self.live is not None:
-            self.report.record_phase("checks", time.monotonic() - started)
-
     # -- the end ------------------------------------------------------------------------
 
     @pytest.hookimpl(wrapper=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> Generator[None, None, None]:
-        """After pytest's own teardown: diagnostics, cleanup, the report and the table."""
-        result = yield
+        """After pytest's own teardown: diagnostics, cleanup, the JUnit file, the report and the exit status.
+
+        Whatever fails on the way (the JUnit writer on a full disk, the teardown) is recorded and
+        the rest still runs: the run is always finished and its report always written.
+        """
+        if self.live is not None and self._checks_started is not None:
+            self.report.record_phase("checks", time.monotonic() - self._checks_started)
+        try:
+            yield
+        except Exception as err:  # pytest's JUnit writer (or another plugin's) failed: say so, finish anyway
+            self.junit.discard()
+            self.finish_problems.append(f"JUnit file not written: {type(err).__name__}: {tail(str(err), 300)}")
         try:
             if self.started:
                 self.run.finish(failed=self.any_failed or self.interrupted)
@@ -232,20 +250,45 @@ class SmokeSession:
             self.report.fail("infra", "teardown", str(err))
         finally:
             signal.signal(signal.SIGTERM, self._previous_sigterm or signal.SIG_DFL)
+            problem = self.junit.publish()
+            if problem:
+                self.finish_problems.append(problem)
             self._write_report()
-        return result
+            session.exitstatus = self._exit_status(session.exitstatus)
+
+    def _exit_status(self, pytest_status: int | ExitCode) -> int:
+        """The report's outcome as an `ExitCode`; pytest's own internal and usage errors stand."""
+        if pytest_status in (ExitCode.INTERNAL_ERROR, ExitCode.OPTION_ERROR) or not self.started:
+            return int(pytest_status)
+        if self.finish_problems and not self.interrupted:
+            return ExitCode.INFRA_ERROR
+        return OUTCOME_EXIT_CODES[self.report.to_dict()["outcome"]]
 
     def _write_report(self) -> None:
         directory = self.options.report_dir
         diagnostics = self.run.diagnostics_dir
         self.report.set_artifacts(
-            junit=self.junit_name,
-            diagnostics=str(diagnostics.relative_to(directory.resolve())) if diagnostics else None,
+            junit=self.junit.name if self.junit.published else None,
+            diagnostics=str(diagnostics.relative_to(directory.resolve()))
+            if diagnostics is not None and diagnostics.is_dir()
+            else None,
         )
-        path = self.report.write(directory)
-        outcome = self.report.to_dict()["outcome"]
         self.status.phase("report")
-        self.status.update(f"{outcome}: {path}")
+        try:
+            self.report_path = self.report.write(directory)
+        except ReportError as err:
+            self.finish_problems.append(f"report not written to {directory}: {err}")
+            try:
+                self.report_path = self.report.write(FALLBACK_REPORT_DIR)
+            except ReportError as fallback_err:
+                self.status.done(f"report lost: {err}; the fallback failed too: {fallback_err}")
+                return
+            self.status.done(f"{directory} is not writable; report written to {self.report_path} instead")
+            return
+        self.status.update(f"{self.report.to_dict()['outcome']}: {self.report_path}")
+        self._write_table(directory)
+
+    def _write_table(self, directory: Path) -> None:
         evidence = self.config.rootpath / EVIDENCE_DIR
         table_path = directory / "compatibility.md"
         try:
@@ -260,6 +303,77 @@ class SmokeSession:
             self.status.done(f"table not updated: {err}")
             return
         self.status.done(f"table: {table_path}")
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """The verdict last, on one line: outcome, exit status, and the one reason (or what failed after)."""
+        if not self.started:
+            return
+        data = self.report.to_dict()
+        status = self._exit_status(ExitCode.PASSED)
+        error = data["error"]
+        reason = "; ".join(self.finish_problems) or str(self.setup_error or "") or (error["message"] if error else "")
+        if self.stopped_at_preflight:
+            reason = f"stopped at preflight, nothing was created: {reason}"
+        where = f" (report: {self.report_path})" if self.report_path else ""
+        terminalreporter.write_sep("=", "edgex-smoke")
+        terminalreporter.write_line(
+            f"edgex-smoke: {data['outcome']}, exit status {status}{': ' + reason if reason else ''}{where}"
+        )
+
+
+class _AtomicJUnit:
+    """pytest's JUnit file, written whole or not at all: pytest writes a partial file that is renamed at the end."""
+
+    def __init__(self, final: Path | None, partial: Path | None, name: str | None) -> None:
+        self.final = final
+        self.partial = partial
+        self.name = name
+        """The file's name when it lies in the report directory (the report links it), else None."""
+        self.published = False
+        self.discarded = False
+
+    @classmethod
+    def claim(cls, config: pytest.Config, report_dir: Path, run_id: str) -> _AtomicJUnit:
+        """Point pytest's JUnit writer (configured after this plugin) at a partial file next to the final one."""
+        if not config.pluginmanager.has_plugin("junitxml"):
+            return cls(None, None, None)  # -p no:junitxml: no JUnit file is wanted
+        final = Path(config.option.xmlpath) if config.option.xmlpath else report_dir / f"junit-{run_id}.xml"
+        name = final.name if final.parent.resolve() == report_dir.resolve() else None
+        partial = final.with_name(f".{final.name}.partial-{os.getpid()}")
+        config.option.xmlpath = str(partial)
+        return cls(final, partial, name)
+
+    def publish(self) -> str | None:
+        """Rename the partial file into place; remove it if pytest did not finish it. Returns what went wrong."""
+        if self.partial is None or self.final is None:
+            return None
+        if not self.partial.exists():
+            return f"JUnit file {self.final} not written" if not self.discarded else None
+        try:
+            os.replace(self.partial, self.final)
+        except OSError as err:
+            self.partial.unlink(missing_ok=True)
+            return f"JUnit file {self.final} not written: {err.strerror or err}"
+        self.published = True
+        return None
+
+    def discard(self) -> None:
+        """Remove the partial file (the writer failed half way)."""
+        self.discarded = True
+        if self.partial is not None:
+            self.partial.unlink(missing_ok=True)
+
+
+def _require_writable_dir(directory: Path) -> None:
+    """Create `directory` if needed; raise ``pytest.UsageError`` in one line if it cannot be made or written."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise pytest.UsageError(
+            f"--report-dir: cannot create {str(directory)!r}: {err.strerror or err}; give a directory you can write to"
+        ) from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise pytest.UsageError(f"--report-dir: {str(directory)!r} is not writable; give a directory you can write to")
 
 
 def _initial_mode(run_options: opts.RunOptions) -> TargetMode:

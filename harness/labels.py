@@ -74,16 +74,27 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def owner_alive(labels: Mapping[str, str]) -> bool | None:
+    """Whether the run that made an object carrying `labels` is still running; None if it ran on another host."""
+    if labels.get(OWNER_HOST) != label_value(socket.gethostname()):
+        return None
+    try:
+        pid = int(labels.get(OWNER_PID, ""))
+    except ValueError:
+        return False
+    return _pid_alive(pid)
+
+
 def is_leftover(labels: Mapping[str, str], *, current_run_id: str) -> bool:
     """True if an object carrying `labels` belongs to a dead run of ours and was not kept on purpose."""
     if labels.get(MANAGED_BY) != MANAGED_BY_VALUE or labels.get(RUN_ID) == current_run_id:
         return False
     if labels.get(KEEP) == "true":
         return False
-    if labels.get(OWNER_HOST) != label_value(socket.gethostname()):
-        return False  # another host's run: we cannot tell whether it is alive, so leave it
-    try:
-        pid = int(labels.get(OWNER_PID, ""))
-    except ValueError:
-        return True
-    return not _pid_alive(pid)
+    # another host's run (None): we cannot tell whether it is alive, so leave it
+    return owner_alive(labels) is False
+
+
+def instance_name(run_id: str) -> str:
+    """The name of the EdgeX a run deploys (its pod), ``edgex-<run id lower-cased>``: unique per run."""
+    return "edgex-" + label_value(run_id.lower())

@@ -13,6 +13,7 @@ Steps, each from one data file (see manifests/README.md):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -33,10 +34,14 @@ PLANNED_SECURITY_MODES: tuple[str, ...] = ("on",)
 """Security modes that are known but not implemented yet."""
 
 POD_NAME = "edgex"
-COMMON_CONFIGMAP = "edgex-common-config"
-GATEWAY_CONFIGMAP = "edgex-gateway-config"
-BROKER_CONFIGMAP = "edgex-broker-config"
-START_CONFIGMAP = "edgex-start"
+"""The pod's name when the caller gives none; a smoke run names it after itself (`harness.labels.instance_name`)."""
+COMMON_CONFIGMAP = "-common-config"
+GATEWAY_CONFIGMAP = "-gateway-config"
+BROKER_CONFIGMAP = "-broker-config"
+START_CONFIGMAP = "-start"
+"""The ConfigMaps' names are the pod's name with these suffixes, so two runs' objects never share a name."""
+MAX_NAME_LENGTH = 40
+"""Room for the longest suffix within a 63-character name (podman names volumes and containers after them)."""
 COMMON_CONFIG_KEY = "configuration.yaml"
 GATEWAY_CONFIG_KEY = "nginx.conf"
 BROKER_CONFIG_KEY = "mosquitto.conf"
@@ -47,6 +52,7 @@ GATEWAY_MQTT_PORT = 1884
 GATEWAY_PORT_NAMES = ("http", "mqtt")
 
 
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _PATCH_KEYS = frozenset({"metadata", "spec"})
 
 
@@ -214,6 +220,29 @@ def _configmap(name: str, key: str, text: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {key: text}}
 
 
+def check_name(name: str) -> None:
+    """Raise `ManifestError` unless `name` can name the pod: an RFC 1123 label of at most `MAX_NAME_LENGTH`."""
+    if not _DNS_LABEL.fullmatch(name) or len(name) > MAX_NAME_LENGTH:
+        raise ManifestError(
+            f"name {name!r} cannot name the EdgeX pod; use 1-{MAX_NAME_LENGTH} lower-case letters, digits "
+            "and '-', starting and ending with a letter or digit"
+        )
+
+
+def configmap_names(name: str) -> list[str]:
+    """The ConfigMaps rendered with the pod `name` (podman turns each into a volume of that name)."""
+    return [name + suffix for suffix in (COMMON_CONFIGMAP, GATEWAY_CONFIGMAP, BROKER_CONFIGMAP, START_CONFIGMAP)]
+
+
+def _name_objects(pod: dict[str, Any], name: str) -> None:
+    """Name the pod `name` and point its ConfigMap volumes at the ConfigMaps named after it."""
+    pod.setdefault("metadata", {})["name"] = name
+    for volume in pod.get("spec", {}).get("volumes", []):
+        source = volume.get("configMap")
+        if source and str(source.get("name", "")).startswith(POD_NAME + "-"):
+            source["name"] = name + str(source["name"]).removeprefix(POD_NAME)
+
+
 def render(
     *,
     release: str,
@@ -223,6 +252,7 @@ def render(
     run_id: str,
     gateway_http_port: int = GATEWAY_HTTP_PORT,
     gateway_mqtt_port: int = GATEWAY_MQTT_PORT,
+    name: str = POD_NAME,
 ) -> list[dict[str, Any]]:
     """Render the single EdgeX pod for one run.
 
@@ -234,6 +264,7 @@ def render(
         run_id: Value of the ``edgex-smoke/run-id`` label on every object.
         gateway_http_port: The gateway's HTTP port (hostPort and containerPort).
         gateway_mqtt_port: The gateway's MQTT port (hostPort and containerPort).
+        name: The pod's name; the ConfigMaps are named after it (``<name>-gateway-config``, …).
 
     Returns:
         The ConfigMaps (common config, gateway, broker, start script), then the Pod.
@@ -245,6 +276,7 @@ def render(
     _check_choice("distro overlay", distro, available_overlays())
     _check_security(security)
     _check_run_id(run_id)
+    check_name(name)
 
     pod_path = info.directory / _profile.POD_FILE
     pod = _files.load_mapping(pod_path)
@@ -256,17 +288,24 @@ def render(
         pod = _patch.apply_file(pod, image_patch, allowed=_PATCH_KEYS)
     pod = _patch.apply_file(pod, OVERLAYS_DIR / distro / OVERLAY_FILE, allowed=_PATCH_KEYS)
     _check_pod(pod, info.gateway_container, f"{_files.shown(pod_path)} with --images {images} and overlay {distro}")
+    _name_objects(pod, name)
 
     labels = run_labels.identity_labels(run_id)
     configmaps = [
-        _configmap(COMMON_CONFIGMAP, COMMON_CONFIG_KEY, _files.read_text(info.directory / _profile.COMMON_CONFIG_FILE)),
         _configmap(
-            GATEWAY_CONFIGMAP,
+            name + COMMON_CONFIGMAP, COMMON_CONFIG_KEY, _files.read_text(info.directory / _profile.COMMON_CONFIG_FILE)
+        ),
+        _configmap(
+            name + GATEWAY_CONFIGMAP,
             GATEWAY_CONFIG_KEY,
             gateway_config(release, http_port=gateway_http_port, mqtt_port=gateway_mqtt_port),
         ),
-        _configmap(BROKER_CONFIGMAP, BROKER_CONFIG_KEY, _files.read_text(info.directory / _profile.BROKER_CONFIG_FILE)),
-        _configmap(START_CONFIGMAP, START_SCRIPT_KEY, _files.read_text(info.directory / _profile.START_SCRIPT_FILE)),
+        _configmap(
+            name + BROKER_CONFIGMAP, BROKER_CONFIG_KEY, _files.read_text(info.directory / _profile.BROKER_CONFIG_FILE)
+        ),
+        _configmap(
+            name + START_CONFIGMAP, START_SCRIPT_KEY, _files.read_text(info.directory / _profile.START_SCRIPT_FILE)
+        ),
     ]
     return [_labelled(obj, labels) for obj in [*configmaps, pod]]
 

@@ -26,6 +26,7 @@ from distros import _cluster, _host, _sideload, k3s, kubeedge, microk8s
 from distros._protocol import Deployment, DistroSettings, Target
 from harness import proc
 from harness.errors import InfraError, PreflightError
+from harness.vocabulary import ExitCode
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -767,9 +768,9 @@ def test_plugin_run_on_this_machine_stops_at_preflight(distro: str, tmp_path: Pa
         env={**env, "PATH": os.environ.get("PATH", "")},
     )
     output = done.stdout + done.stderr
-    assert done.returncode == 4, output
+    assert done.returncode == ExitCode.INFRA_ERROR, output
     assert "Traceback" not in output
-    preflight = [line for line in output.splitlines() if "edgex-smoke preflight:" in line]
+    preflight = [line for line in output.splitlines() if "stopped at preflight, nothing was created: " in line]
     assert len(preflight) == 1, output
     for fragment in MACHINE_FRAGMENTS[distro]:
         assert fragment in preflight[0], preflight[0]

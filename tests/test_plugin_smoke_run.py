@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness import proc
+from harness.vocabulary import ExitCode
 from tests import _smoke
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,9 +23,9 @@ def test_missing_images_stop_at_preflight_with_one_line_and_a_report(tmp_path: P
     mirror = "localhost:5999/nowhere"
     done = _smoke.run(tmp_path, "--distro=podman", f"--images={mirror}", "-q", free_ports=False)
     output = done.stdout + done.stderr
-    assert done.returncode == 4, output
+    assert done.returncode == ExitCode.INFRA_ERROR, output
     assert "Traceback" not in output
-    preflight = [line for line in output.splitlines() if "edgex-smoke preflight:" in line]
+    preflight = [line for line in output.splitlines() if "stopped at preflight, nothing was created: " in line]
     assert len(preflight) == 1, output
     assert "podman: 9 image(s) missing and not pullable: " in preflight[0]
     assert f"{mirror}/edgexfoundry/core-data:4.0.1" in preflight[0]

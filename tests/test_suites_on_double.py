@@ -18,6 +18,7 @@ import pytest
 
 from harness import labels as run_labels
 from harness import proc
+from harness.vocabulary import ExitCode
 from reports import describe
 from reports.schema import RawReport
 from tests import _edgex_double, _servers
@@ -90,7 +91,7 @@ def test_upstream_names_never_resolve_to_the_local_double(double_images: str, tm
     # podman resolves a short name such as edgexfoundry/core-data:4.0.1 to any local image whose name ends
     # that way, the double's included: a run on upstream images must not find them.
     done, report = _smoke(tmp_path, "--distro=podman", "--images=upstream")
-    assert done.returncode == 4, done.stdout + done.stderr
+    assert done.returncode == ExitCode.INFRA_ERROR, done.stdout + done.stderr
     assert report["outcome"] == "infra-error"
     assert "docker.io/edgexfoundry/core-data:4.0.1" in report["error"]["message"]
     assert report["edgex"]["versions"] == {}
@@ -105,7 +106,7 @@ def test_auto_images_never_resolve_to_the_local_double(double_images: str, tmp_p
     refs = [image["ref"] for image in report["edgex"]["images"]]
     assert not any(double_images in ref for ref in refs), refs
     if report["outcome"] == "infra-error":
-        assert done.returncode == 4, output
+        assert done.returncode == ExitCode.INFRA_ERROR, output
         assert "lab images are missing" in report["error"]["message"]
     else:
         assert report["edgex"]["image_source"] in ("upstream", "lab"), output
