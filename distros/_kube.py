@@ -35,6 +35,7 @@ import logging
 import os
 import select
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -126,6 +127,20 @@ def namespace_for(run_id: str) -> str:
     while "--" in cleaned:
         cleaned = cleaned.replace("--", "-")
     return (NAMESPACE_PREFIX + cleaned.strip("-"))[:63].rstrip("-")
+
+
+def _certificate_unverified(err: BaseException) -> bool:
+    """True if `err`, or an error it wraps, is a TLS certificate verification failure."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(current):
+            return True
+        current = current.__cause__ or current.__context__ or getattr(current, "reason", None)
+        if not isinstance(current, BaseException):
+            return False
+    return False
 
 
 def redact_url(url: str) -> str:
@@ -676,6 +691,12 @@ class KubeClient:
 
     def _unreachable(self, what: str, err: BaseException) -> InfraError:
         reason = getattr(err, "reason", None) or err
+        if _certificate_unverified(err):
+            return PreflightError(
+                f"{self.subject}: {what}: the API server {self.server} answered, but its TLS certificate is not "
+                f"signed by the CA of context {self.context!r} ({_cut(str(reason), 120)}); check the kubeconfig's "
+                "certificate-authority-data (or certificate-authority) against the cluster's CA"
+            )
         return InfraError(
             f"{self.subject}: {what}: the API server {self.server} does not answer ({_cut(str(reason), 160)}); "
             "check that the cluster runs and that --kubeconfig/--context point at it"

@@ -160,7 +160,9 @@ def parse_seconds(flag: str, text: str | float) -> float:
         value = float(text)
     except ValueError:
         raise OptionError(f"{flag}: {text!r} is not a number of seconds; give e.g. 300") from None
-    if not math.isfinite(value) or value <= 0:
+    if not math.isfinite(value):
+        raise OptionError(f"{flag}: {text} is not a finite number of seconds; give e.g. 300")
+    if value <= 0:
         raise OptionError(f"{flag}: {text} is not positive; give seconds, e.g. 300")
     if value > MAX_READY_TIMEOUT_S:
         raise OptionError(f"{flag}: {text} s is more than {MAX_READY_TIMEOUT_S:.0f} s; give seconds, e.g. 300")
@@ -227,7 +229,8 @@ def validate(
         try:
             manifests.ImageSource.parse(images)
         except (SmokeError, ValueError) as err:
-            raise OptionError(f"--images: {err}") from None
+            message = str(err)
+            raise OptionError(message if message.startswith("--images") else f"--images: {message}") from None
     parse_seconds("--ready-timeout", ready_timeout_s)
     if gateway_http_port == gateway_mqtt_port:
         raise OptionError(f"--gateway-ports: HTTP and MQTT both use {gateway_http_port}; give two different ports")

@@ -277,13 +277,14 @@ class SmokeSession:
         try:
             self.report_path = self.report.write(directory)
         except ReportError as err:
-            self.finish_problems.append(f"report not written to {directory}: {err}")
             try:
                 self.report_path = self.report.write(FALLBACK_REPORT_DIR)
             except ReportError as fallback_err:
-                self.status.done(f"report lost: {err}; the fallback failed too: {fallback_err}")
+                self.finish_problems.append(f"report not written: {err}; nor to the fallback: {fallback_err}")
+                self.status.done(self.finish_problems[-1])
                 return
-            self.status.done(f"{directory} is not writable; report written to {self.report_path} instead")
+            self.finish_problems.append(f"report not written: {err}; report written to {self.report_path} instead")
+            self.status.done(self.finish_problems[-1])
             return
         self.status.update(f"{self.report.to_dict()['outcome']}: {self.report_path}")
         self._write_table(directory)
@@ -311,9 +312,13 @@ class SmokeSession:
         data = self.report.to_dict()
         status = self._exit_status(ExitCode.PASSED)
         error = data["error"]
-        reason = "; ".join(self.finish_problems) or str(self.setup_error or "") or (error["message"] if error else "")
-        if self.stopped_at_preflight:
-            reason = f"stopped at preflight, nothing was created: {reason}"
+        reasons = list(self.finish_problems)
+        if self.setup_error is not None:
+            stop = "stopped at preflight, nothing was created: " if self.stopped_at_preflight else ""
+            reasons.insert(0, f"{stop}{self.setup_error}")
+        elif error and not reasons:
+            reasons.append(error["message"])
+        reason = "; ".join(reasons)
         where = f" (report: {self.report_path})" if self.report_path else ""
         terminalreporter.write_sep("=", "edgex-smoke")
         terminalreporter.write_line(

@@ -96,6 +96,11 @@ def _refuse_test_doubles(sources: Sequence[table.Source]) -> None:
 
 def _table(args: argparse.Namespace, argv: Sequence[str]) -> None:
     inputs: list[Path] = args.inputs or [DEFAULT_REPORT_DIR]
+    if not args.inputs and not DEFAULT_REPORT_DIR.is_dir():
+        raise ReportError(
+            f"{DEFAULT_REPORT_DIR}: no such directory (the default when no reports are given); run a smoke test "
+            "first (make smoke), or give report files or directories, e.g. docs/evidence"
+        )
     command = shlex.join(["python", "-m", "reports", *argv])
     sources = table.load_all(inputs)
     _refuse_test_doubles(sources)
@@ -123,6 +128,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             print(f"ci: {verdict}")
         else:
+            if not args.report.is_file():
+                raise ReportError(
+                    f"{args.report}: no such report file; give a report's path, e.g. the newest .json file "
+                    f"in {DEFAULT_REPORT_DIR} (ls -t {DEFAULT_REPORT_DIR}/*.json)"
+                )
             sys.stdout.write(show.summary(load_report(args.report), args.report))
     except ReportError as err:
         print(f"python -m reports: {err}", file=sys.stderr)

@@ -73,7 +73,10 @@ def find_report_files(inputs: Iterable[Path]) -> list[Path]:
         elif path.exists():
             found[path] = None
         else:
-            raise ReportError(f"{path}: no such file or directory")
+            raise ReportError(
+                f"{path}: no such file or directory; give report files or directories of them "
+                "(a smoke run writes to reports/out, the committed evidence is in docs/evidence)"
+            )
     return list(found)
 
 

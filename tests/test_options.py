@@ -67,8 +67,8 @@ def test_report_dir_that_is_a_file_is_rejected(tmp_path: Path) -> None:
     ("text", "expected"),
     [
         ("abc", "--ready-timeout: 'abc' is not a number of seconds; give e.g. 300"),
-        ("nan", "--ready-timeout: nan is not positive; give seconds, e.g. 300"),
-        ("inf", "--ready-timeout: inf is not positive; give seconds, e.g. 300"),
+        ("nan", "--ready-timeout: nan is not a finite number of seconds; give e.g. 300"),
+        ("inf", "--ready-timeout: inf is not a finite number of seconds; give e.g. 300"),
         ("-5", "--ready-timeout: -5 is not positive; give seconds, e.g. 300"),
         ("99999", "--ready-timeout: 99999 s is more than 21600 s; give seconds, e.g. 300"),
     ],
