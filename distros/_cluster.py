@@ -169,7 +169,8 @@ class Workload:
             labels = ns["metadata"].get("labels") or {}
             for pod in self.kube.pods(name):
                 if (pod.get("status") or {}).get("phase") == "Running":
-                    found.append(_reuse.RunningEdgeX(pod["metadata"]["name"], labels, where=name))
+                    ports = run_labels.gateway_ports_of(pod["metadata"].get("labels") or {})
+                    found.append(_reuse.RunningEdgeX(pod["metadata"]["name"], labels, where=name, gateway_ports=ports))
         return found
 
     def find_deployment(self) -> Deployment:
@@ -177,7 +178,13 @@ class Workload:
         edgex = _reuse.choose(
             self._running_edgex(), wanted=self.settings.reuse_name, subject=self.subject, distro=self.subject
         )
-        self._deployment = Deployment(pod=edgex.name, run_id=edgex.run_id, created=False, namespace=edgex.where)
+        self._deployment = Deployment(
+            pod=edgex.name,
+            run_id=edgex.run_id,
+            created=False,
+            namespace=edgex.where,
+            gateway_ports=edgex.gateway_ports,
+        )
         return self._deployment
 
     def wait_deployed(self, deployment: Deployment, *, timeout_s: float) -> None:
@@ -214,8 +221,10 @@ class Workload:
                 f"{self.subject}: pod {key} has no node address yet (node {node_name or '?'}); is it scheduled?"
             )
         host_network = bool(spec.get("hostNetwork"))
-        http_port = self.settings.gateway_http_port
-        mqtt_port = self.settings.gateway_mqtt_port
+        http_port, mqtt_port = deployment.gateway_ports or (
+            self.settings.gateway_http_port,
+            self.settings.gateway_mqtt_port,
+        )
         probe_port = http_port if http_port in ports else next(iter(ports), http_port)
         if _host.accepts(node_ip, probe_port):
             found = Endpoints(

@@ -64,6 +64,8 @@ class Deployment:
     """True only if this run deployed it; `undeploy` removes nothing otherwise."""
     namespace: str | None = None
     objects: tuple[KubeObject, ...] = ()
+    gateway_ports: tuple[int, int] | None = None
+    """The gateway's host ports (HTTP, MQTT) of a pod found for ``--reuse``; None: this run's own."""
 
 
 @dataclass(frozen=True)

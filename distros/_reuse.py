@@ -23,6 +23,8 @@ class RunningEdgeX:
     """The run labels of the pod (podman) or of its namespace (Kubernetes)."""
     where: str = ""
     """Where it runs, when the name alone does not say (``namespace edgex-smoke-…``)."""
+    gateway_ports: tuple[int, int] | None = None
+    """The gateway's host ports (HTTP, MQTT) its run recorded in the pod's labels."""
 
     @property
     def run_id(self) -> str:

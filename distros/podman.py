@@ -136,7 +136,9 @@ class PodmanDistro:
                 continue
             inspect = self._run("pod", "inspect", pod["Id"], check=False)
             published = set(self._published_ports(json.loads(inspect.stdout))) if inspect.returncode == 0 else set()
-            found.append((_reuse.RunningEdgeX(pod["Name"], pod.get("Labels") or {}), published))
+            labels = pod.get("Labels") or {}
+            edgex = _reuse.RunningEdgeX(pod["Name"], labels, gateway_ports=run_labels.gateway_ports_of(labels))
+            found.append((edgex, published))
         return found
 
     def up(self) -> Target:
@@ -230,7 +232,7 @@ class PodmanDistro:
         """Attach to the running EdgeX pod that an ended run kept (``--name`` chooses among several)."""
         found = [edgex for edgex, _ports in self._running_edgex()]
         edgex = _reuse.choose(found, wanted=self.settings.reuse_name, subject="podman", distro=self.name)
-        return Deployment(pod=edgex.name, run_id=edgex.run_id, created=False)
+        return Deployment(pod=edgex.name, run_id=edgex.run_id, created=False, gateway_ports=edgex.gateway_ports)
 
     def containers(self, target: Target, deployment: Deployment) -> list[ContainerState]:
         """State of every application container of the pod (not podman's infra container)."""
@@ -297,8 +299,10 @@ class PodmanDistro:
         if infra:
             networks = self._json("container", "inspect", infra)[0]["NetworkSettings"].get("Networks") or {}
             pod_ip = next((n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), None)
-        http_port = ports.get(self.settings.gateway_http_port, self.settings.gateway_http_port)
-        mqtt_port = ports.get(self.settings.gateway_mqtt_port, self.settings.gateway_mqtt_port)
+        http_port, mqtt_port = deployment.gateway_ports or (
+            self.settings.gateway_http_port,
+            self.settings.gateway_mqtt_port,
+        )
         return Endpoints(
             gateway_url=f"http://127.0.0.1:{http_port}",
             gateway_port=http_port,

@@ -39,7 +39,7 @@ from harness.errors import (
     RootCause,
     SmokeError,
 )
-from harness.labels import instance_name, ownership_labels, with_labels
+from harness.labels import gateway_port_labels, instance_name, ownership_labels, with_labels
 from reports.schema import PhaseName
 from reports.writer import RunReport
 
@@ -148,8 +148,11 @@ class SmokeRun:
         with self._phase("apply"):
             if self.options.reuse:
                 self.deployment = self.distro.find_deployment(target)
+                self.status.update(f"attached to {self.deployment.pod}, kept by run {self.deployment.run_id}")
             else:
-                labels = ownership_labels(self.report.run_id, keep=self.options.keep)
+                labels = ownership_labels(self.report.run_id, keep=self.options.keep) | gateway_port_labels(
+                    self.options.gateway_http_port, self.options.gateway_mqtt_port
+                )
                 self.deployment = self.distro.deploy(target, with_labels(objects, labels))
         deployment = self.deployment
         with self._phase("ready"):

@@ -21,6 +21,8 @@ RUN_ID = "edgex-smoke/run-id"
 OWNER_HOST = "edgex-smoke/owner-host"
 OWNER_PID = "edgex-smoke/owner-pid"
 KEEP = "edgex-smoke/keep"
+GATEWAY_HTTP_PORT = "edgex-smoke/gateway-http-port"
+GATEWAY_MQTT_PORT = "edgex-smoke/gateway-mqtt-port"
 
 SELECTOR = f"{MANAGED_BY}={MANAGED_BY_VALUE}"
 
@@ -52,6 +54,19 @@ def ownership_labels(run_id: str, *, keep: bool) -> dict[str, str]:
         OWNER_PID: str(os.getpid()),
         KEEP: "true" if keep else "false",
     }
+
+
+def gateway_port_labels(http_port: int, mqtt_port: int) -> dict[str, str]:
+    """Labels recording the gateway's host ports, so a later ``--reuse`` run finds them."""
+    return {GATEWAY_HTTP_PORT: str(http_port), GATEWAY_MQTT_PORT: str(mqtt_port)}
+
+
+def gateway_ports_of(labels: Mapping[str, str]) -> tuple[int, int] | None:
+    """The gateway's host ports (HTTP, MQTT) from `gateway_port_labels`, or None if they are not there."""
+    try:
+        return int(labels[GATEWAY_HTTP_PORT]), int(labels[GATEWAY_MQTT_PORT])
+    except (KeyError, ValueError):
+        return None
 
 
 def with_labels(objects: Sequence[Mapping[str, Any]], labels: Mapping[str, str]) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ import socket
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +35,7 @@ TOKEN = "bad-input-secret-token"  # a fake credential: it must never be printed
 OWN_SUBJECT = "edgex-smoke: infra-error, exit status 6: "
 
 
-Prepare = Callable[[Path], Iterator[list[str]]]
+Prepare = Callable[[Path], AbstractContextManager[list[str]]]
 """Makes what a case needs under a directory and yields extra arguments; cleans up after the run."""
 
 
