@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.vocabulary import OUTCOME_EXIT_CODES
 from reports import describe
 from reports.errors import ReportError
 from reports.files import load_report
@@ -33,7 +34,7 @@ def check(directory: Path, *, distro: str, status: int, expect: RunOutcome, real
     Args:
         directory: The report directory of exactly one run.
         distro: The distro the run was asked to test.
-        status: The run's exit status; 0 must go with a pass, anything else with another outcome.
+        status: The run's exit status; it must be the one that goes with the report's outcome.
         expect: The outcome CI requires.
         real_edgex: Require EdgeX services to have answered with their versions, and none to be the test double.
     """
@@ -41,8 +42,12 @@ def check(directory: Path, *, distro: str, status: int, expect: RunOutcome, real
     subject = f"{path} ({report['target']['distro']})"
     if report["target"]["distro"] != distro:
         raise ReportError(f"{subject}: the report is for {report['target']['distro']!r}, not {distro!r}")
-    if (status == 0) != (report["outcome"] == "passed"):
-        raise ReportError(f"{subject}: exit status {status} does not match outcome {report['outcome']!r}")
+    expected_status = OUTCOME_EXIT_CODES[report["outcome"]]
+    if status != expected_status:
+        raise ReportError(
+            f"{subject}: exit status {status} does not match outcome {report['outcome']!r}, "
+            f"which exits {int(expected_status)}; the run failed after its report (see its last line)"
+        )
     if report["outcome"] != expect:
         raise ReportError(f"{subject}: expected {expect}, got {describe.status(report)}")
     versions = report["edgex"]["versions"]

@@ -36,6 +36,7 @@ def test_missing_images_stop_at_preflight_with_one_line_and_a_report(tmp_path: P
     report = json.loads(reports[0].read_text())
     assert report["outcome"] == "infra-error"
     assert report["error"]["phase"] == "provision"
+    assert report["interrupted_phase"] is None, "a preflight stop is not an interruption"
     assert report["target"]["fingerprint"]["podman_version"]
     assert report["phases"]["provision"] is None
     assert (tmp_path / report["artifacts"]["junit"]).is_file()

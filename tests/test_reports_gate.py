@@ -47,6 +47,10 @@ def test_an_exit_status_that_contradicts_the_report_fails(tmp_path: Path, capsys
     write_run(tmp_path, distro="podman", release="4.0", finished="2026-12-01T10:00", versions=REAL)
     assert _gate(tmp_path, status=1) == 2
     assert "exit status 1 does not match outcome 'passed'" in capsys.readouterr().err
+    failed = tmp_path / "failed"
+    write_run(failed, distro="podman", release="4.0", finished="2026-12-01T10:00", versions=REAL, failing={"a": "x"})
+    assert _gate(failed, "--expect", "failed", status=6) == 2
+    assert "exit status 6 does not match outcome 'failed', which exits 1" in capsys.readouterr().err
 
 
 def test_a_failed_run_fails_a_gate_that_expects_a_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
