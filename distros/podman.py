@@ -4,8 +4,8 @@ Quirks this driver handles (podman 4.3, Debian 12):
 - A ``kube play`` that fails half way leaves a created pod behind, so a failed or
   interrupted play is always followed by ``kube down`` of the same file.
 - ConfigMap volumes become named volumes without labels, and ``kube down`` keeps
-  them (``--force`` arrived after 4.3); they are removed by name, and a stale one
-  from a crashed run is removed before the next play so it cannot serve old content.
+  them (``--force`` arrived after 4.3); they are removed by name. Their names derive
+  from the pod's, which is unique per run, so reaping a dead run's pod removes them too.
 - Rootful hostPorts are held open by conmon, so a busy gateway port shows in ``ss``.
 - Hosts with cgroup v1 hybrid and no CAP_SYS_RESOURCE need runc and capped ulimits
   in containers.conf (see ``.ci/containers.conf``).

@@ -10,7 +10,7 @@ import pytest
 
 from tests import _servers
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "tests._skip_guard"]
 
 
 @pytest.fixture
