@@ -26,7 +26,7 @@ import manifests
 from edgex_smoke import options as opts
 from edgex_smoke.lifecycle import LiveEdgeX, SmokeRun
 from edgex_smoke.status import StatusLine
-from harness.errors import DiagnosedError, PreflightError, RootCause, SmokeError, tail
+from harness.errors import DiagnosedError, InfraError, PreflightError, RootCause, SmokeError, tail
 from harness.vocabulary import OUTCOME_EXIT_CODES, ErrorKind, ExitCode, TargetMode
 from reports import table
 from reports.errors import ReportError
@@ -96,6 +96,7 @@ class SmokeSession:
         self.finish_problems: list[str] = []
         """What went wrong after the checks (teardown, JUnit, report): each makes the run an infra error."""
         self._error_shown = False
+        self._setup_crash: Exception | None = None
         self._checks_started: float | None = None
         self._checks: dict[str, tuple[str, str]] = {}
         self._previous_sigterm: Any = None
@@ -162,6 +163,11 @@ class SmokeSession:
             return True  # the loop is done: nothing was created, so there is nothing to check
         except SmokeError as err:
             self._record_setup_error(err)
+        except Exception as err:  # a defect of the harness: the first check shows its traceback, the rest are blocked
+            self._record_setup_error(
+                InfraError(f"edgex-smoke: internal error standing EdgeX up: {tail(repr(err), 300)}")
+            )
+            self._setup_crash = err
         self._checks_started = time.monotonic()
         return None
 
@@ -173,6 +179,8 @@ class SmokeSession:
             pytest.fail("EdgeX was not started: the smoke session's loop did not run", pytrace=False)
         if not self._error_shown:
             self._error_shown = True
+            if self._setup_crash is not None:
+                raise self._setup_crash
             pytest.fail(str(self.setup_error), pytrace=False)
         cause = _root_cause_of(self.setup_error)
         pytest.fail(f"blocked by the root cause, {cause.component} (the first check's error says why)", pytrace=False)

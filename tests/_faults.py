@@ -63,9 +63,17 @@ def _edgex_env(**values: str) -> Callable[[list[KubeObject]], None]:
     return breaks
 
 
+def _gateway_configmap(objects: list[KubeObject]) -> KubeObject:
+    """The gateway's ConfigMap of the rendered objects (named after the run's pod)."""
+    (config,) = [
+        o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith(manifests.GATEWAY_CONFIGMAP)
+    ]
+    return config
+
+
 def _gateway_route(service: str, port: int) -> Callable[[list[KubeObject]], None]:
     def breaks(objects: list[KubeObject]) -> None:
-        (config,) = [o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "edgex-gateway-config"]
+        config = _gateway_configmap(objects)
         text = config["data"]["nginx.conf"]
         pattern = rf"(location /{service}/ \{{\s*proxy_pass http://127\.0\.0\.1:)\d+/;"
         changed, count = re.subn(pattern, rf"\g<1>{port}/;", text)
@@ -76,7 +84,7 @@ def _gateway_route(service: str, port: int) -> Callable[[list[KubeObject]], None
 
 
 def _broken_gateway_config(objects: list[KubeObject]) -> None:
-    (config,) = [o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "edgex-gateway-config"]
+    config = _gateway_configmap(objects)
     config["data"]["nginx.conf"] = config["data"]["nginx.conf"].replace("worker_processes 1;", "worker_processes one;")
 
 

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import kubernetes
 import pytest
 
 from distros import Deployment, DistroSettings, Target, _cluster, _kube, local_cluster
 from distros.k8s import K8sDistro
 from harness.errors import InfraError, ManifestError, PreflightError, ReadinessTimeoutError
-from harness.labels import RUN_ID, ownership_labels, with_labels
+from harness.labels import OWNER_PID, RUN_ID, ownership_labels, with_labels
 from tests import _servers
 from tests._contract import DistroContract, Subject
 from tests._pods import small_pod
@@ -558,9 +559,20 @@ def test_preflight_finds_the_gateway_port_taken_by_a_pod(live: Live, driver: K8s
         )
         with pytest.raises(PreflightError) as caught:
             other.preflight([])
+        # the pod is ours, from a run that is still alive (this test): the line names that run
         assert str(caught.value).startswith(
-            f"k8s: host port {port} is taken by pod {deployment.namespace}/web on node "
+            f"k8s: host port {port} is held by another edgex-smoke run, web (run {run_id}, "
+            f"in {deployment.namespace}, still running as pid {os.getpid()}); wait for it to end"
         )
+
+
+def _end_owner(live: Live, namespace: str) -> None:
+    """Make `namespace` look kept by a run that has ended: its owner pid label names a process that exited."""
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True)
+    api = kubernetes.config.new_client_from_config(config_file=str(live.kubeconfig), context=live.context)
+    with api:
+        body = {"metadata": {"labels": {OWNER_PID: ended.stdout.decode().strip()}}}
+        kubernetes.client.CoreV1Api(api).patch_namespace(namespace, body)
 
 
 def test_find_deployment_attaches_to_a_kept_run(live: Live, kube: _kube.KubeClient, driver: K8sDistro) -> None:
@@ -576,6 +588,9 @@ def test_find_deployment_attaches_to_a_kept_run(live: Live, kube: _kube.KubeClie
     kept = keeper.deploy(target, objects)
     try:
         keeper.wait_deployed(target, kept, timeout_s=60)
+        with pytest.raises(PreflightError, match=r"will not attach to edgex .*still running as pid .*has not ended"):
+            driver.find_deployment(driver.up())  # the keeper (this process) is alive: its run has not ended
+        _end_owner(live, kept.namespace or "")
         found = driver.find_deployment(driver.up())
         assert found.created is False
         assert found.namespace is not None

@@ -52,7 +52,7 @@ def test_security_on_says_it_is_not_there_yet() -> None:
 
 
 def test_bad_image_source_is_rejected() -> None:
-    with pytest.raises(opts.OptionError, match=r"^--images: "):
+    with pytest.raises(opts.OptionError, match=r"^--images 'not a source!' is neither"):
         opts.validate(**{**GOOD, "images": "not a source!"})  # type: ignore[arg-type]
 
 
