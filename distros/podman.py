@@ -119,7 +119,8 @@ class PodmanDistro:
         port = busy[0]
         for edgex, published in self._running_edgex():
             if port in published:
-                remove = f"podman pod rm -f {edgex.name}"
+                volumes = " ".join(manifests.configmap_names(edgex.name))
+                remove = f"podman pod rm -f {edgex.name} && podman volume rm {volumes}"
                 raise PreflightError(f"podman: {_reuse.port_advice(edgex, port, remove=remove)}")
         _hostcheck.require_free_ports(
             [port],
