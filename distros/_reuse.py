@@ -35,13 +35,14 @@ class RunningEdgeX:
         return self.labels.get(run_labels.KEEP) == "true"
 
     def state(self) -> str:
-        """``kept``, ``live (pid N)`` or ``left by a dead run``, for messages."""
+        """``kept``, ``still running as pid N``, ``left by a dead run``, or the other host it ran on, for messages."""
         alive = run_labels.owner_alive(self.labels)
         if alive:
             return f"still running as pid {self.labels.get(run_labels.OWNER_PID)}"
-        if self.kept:
-            return "kept" if alive is False else f"kept by host {self.labels.get(run_labels.OWNER_HOST, '?')}"
-        return "left by a dead run"
+        if alive is None:  # another host's run: alive or not cannot be told from here
+            host = self.labels.get(run_labels.OWNER_HOST, "?")
+            return f"kept by host {host}" if self.kept else f"run by host {host}, not kept"
+        return "kept" if self.kept else "left by a dead run"
 
     def describe(self) -> str:
         """``edgex-… (run …, kept)``."""

@@ -63,6 +63,11 @@ def test_another_hosts_kept_run_is_attached_only_by_name() -> None:
     assert _choose([other], "edgex-far") is other
 
 
+def test_another_hosts_unkept_run_is_never_called_dead() -> None:
+    other = _edgex("edgex-far", keep=False, pid=1, host="another-host")
+    assert other.describe() == "edgex-far (run run-edgex-far, run by host another-host, not kept)"
+
+
 def test_nothing_running_and_an_unknown_name_say_how_to_deploy() -> None:
     with pytest.raises(PreflightError, match=r"found no running EdgeX labelled .*--distro=podman --keep'"):
         _choose([])
