@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 from distros import _host, _hostcheck, _kube, _reuse, _sideload
 from distros._protocol import (
+    ClientAddress,
     ContainerState,
     Deployment,
     DistroSettings,
@@ -32,6 +33,7 @@ from distros._protocol import (
     Target,
 )
 from harness import labels as run_labels
+from harness import reach
 from harness.errors import InfraError, PreflightError, SmokeError
 
 log = logging.getLogger(__name__)
@@ -227,14 +229,16 @@ class Workload:
         )
         probe_port = http_port if http_port in ports else next(iter(ports), http_port)
         if _host.accepts(node_ip, probe_port):
+            # Under hostNetwork the pod's IP is the node's: no separate pod address to probe.
+            pod_ip = None if host_network else status.get("podIP")
             found = Endpoints(
                 gateway_url=f"http://{node_ip}:{http_port}",
                 gateway_port=http_port,
                 mqtt_host=node_ip,
                 mqtt_port=mqtt_port,
                 published_ports=tuple(sorted(ports)),
-                # Under hostNetwork the pod's IP is the node's: no separate pod address to probe.
-                pod_ip=None if host_network else status.get("podIP"),
+                pod_ip=pod_ip,
+                client_addresses=_client_addresses(node_ip, pod_ip, http_port, host_network=host_network),
             )
         else:
             self.settings.progress(f"node address {node_ip} is not routable from here; port-forwarding instead")
@@ -249,6 +253,7 @@ class Workload:
                 mqtt_port=local.get(mqtt_port, mqtt_port),
                 published_ports=tuple(sorted(local.values())),
                 pod_ip=None,  # the pod network is not routable from here either
+                client_addresses=(ClientAddress("forwarded loopback", "127.0.0.1", local.get(http_port, http_port)),),
             )
         self._endpoints[key] = found
         return found
@@ -463,3 +468,25 @@ class ClusterDistro:
     def down(self, target: Target) -> None:
         """Close the connection; a driver that made the cluster removes it after calling this."""
         self._disconnect()
+
+
+def _client_addresses(
+    node_ip: str, pod_ip: str | None, http_port: int, *, host_network: bool
+) -> tuple[ClientAddress, ...]:
+    """Where check c probes: the node, the pod, and this host's own addresses when the node is this host.
+
+    A remote pod network may not be routable from here, so only a local node vouches for its pod IP.
+    Under hostNetwork the pod's loopback is the node's: services that listen on loopback only are
+    private to the node by design, so a local node's loopback is not a client address.
+    """
+    local = reach.local_addresses()
+    found = [ClientAddress("node IP", node_ip, http_port)]
+    if pod_ip:
+        found.append(ClientAddress("pod IP", pod_ip, http_port, vouched=node_ip in local))
+    if node_ip in local:
+        found += [
+            ClientAddress("host", address, http_port, vouched=False)
+            for address in local
+            if address != node_ip and not (host_network and address == "127.0.0.1")
+        ]
+    return tuple(found)

@@ -69,6 +69,24 @@ class Deployment:
 
 
 @dataclass(frozen=True)
+class ClientAddress:
+    """An address a client could use to reach the pod; check c probes the internal ports there.
+
+    The gateway's port on the same address is the positive control: if it does not accept, a closed
+    internal port there proves nothing.
+    """
+
+    role: str
+    """What the address is, for messages: ``pod IP``, ``node IP``, ``host``."""
+    address: str
+    gateway_port: int
+    """The gateway's port as seen at this address (the containerPort on the pod IP, the hostPort elsewhere)."""
+    vouched: bool = True
+    """True: the driver knows the gateway answers here, so a failed control fails check c. False: a candidate
+    (one of this host's addresses), probed for exposure but not required to reach the gateway."""
+
+
+@dataclass(frozen=True)
 class Endpoints:
     """How the test host reaches EdgeX: through the gateway only."""
 
@@ -80,7 +98,9 @@ class Endpoints:
     """Every port of the pod that the host can reach directly; only the gateway's should be here."""
     ca_path: Path | None = None
     pod_ip: str | None = None
-    """The pod's own address, if the host can route to it; used to prove isolation."""
+    """The pod's own address, if the host can route to it."""
+    client_addresses: tuple[ClientAddress, ...] = ()
+    """Every address a client could use to reach the pod, for check c (isolation)."""
 
 
 @dataclass(frozen=True)

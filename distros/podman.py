@@ -28,6 +28,7 @@ import manifests
 from distros import _hostcheck, _reuse, _sideload
 from distros._protocol import (
     CRASH_LOOP_RESTARTS,
+    ClientAddress,
     ContainerState,
     Deployment,
     DistroSettings,
@@ -37,7 +38,7 @@ from distros._protocol import (
     Target,
 )
 from harness import labels as run_labels
-from harness import proc
+from harness import proc, reach
 from harness.errors import (
     CommandError,
     InfraError,
@@ -304,6 +305,12 @@ class PodmanDistro:
             self.settings.gateway_http_port,
             self.settings.gateway_mqtt_port,
         )
+        # The gateway's containerPort equals its hostPort; published ports answer on every host address.
+        on_pod = (ClientAddress("pod IP", pod_ip, http_port),) if pod_ip else ()
+        on_host = tuple(
+            ClientAddress("host", address, http_port, vouched=address == "127.0.0.1")
+            for address in reach.local_addresses()
+        )
         return Endpoints(
             gateway_url=f"http://127.0.0.1:{http_port}",
             gateway_port=http_port,
@@ -311,6 +318,7 @@ class PodmanDistro:
             mqtt_port=mqtt_port,
             published_ports=tuple(sorted(ports)),
             pod_ip=pod_ip,
+            client_addresses=on_pod + on_host,
         )
 
     @staticmethod

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from edgex_client import GatewayClient
 from edgex_smoke.lifecycle import LiveEdgeX
+from harness import reach
+from harness.reach import Reach
 from suites._expect import require
-
-PROBE_TIMEOUT_S = 2.0
 
 
 @pytest.mark.check("b", "ping")
@@ -20,14 +18,6 @@ def test_service_answers_ping_through_gateway(gateway: GatewayClient, service: s
         ping.service_name == service,
         f"gateway: /{service}/api/v3/ping answered as {ping.service_name!r}; the route points at the wrong service",
     )
-
-
-def _accepts(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S):
-            return True
-    except OSError:
-        return False
 
 
 def _host_port_owners(edgex: LiveEdgeX) -> dict[int, str]:
@@ -54,13 +44,34 @@ def test_only_gateway_ports_are_published(edgex: LiveEdgeX) -> None:
 
 @pytest.mark.check("c", "isolation")
 def test_database_broker_and_services_are_unreachable_from_the_host(edgex: LiveEdgeX) -> None:
+    """On every address a client could use, the gateway's port accepts (the control) and no other pod port does."""
     info = edgex.release
     internal = {"database": info.database.port, "mqtt-broker": info.broker.port, **info.ports}
-    pod_ip = edgex.endpoints.pod_ip
-    if pod_ip is None:
-        pytest.skip(f"{edgex.distro.name}: the pod's address is not routable from the host")
-    reachable = [f"{name} ({pod_ip}:{port})" for name, port in internal.items() if _accepts(pod_ip, port)]
+    addresses = edgex.endpoints.client_addresses
+    require(addresses, f"{edgex.distro.name}: the driver names no address to probe; isolation is unproven")
+    exposed: list[str] = []
+    unproven: list[str] = []
+    controlled = 0
+    for client in addresses:
+        where = f"{client.role} {client.address}"
+        control = reach.probe(client.address, client.gateway_port)
+        if control is Reach.ACCEPTED:
+            controlled += 1
+        elif client.vouched:
+            unproven.append(f"{where} (the gateway's own port {client.gateway_port} is {control.value})")
+        if control is Reach.SILENT:
+            continue  # no route to this address: every other port there would wait out its timeout too
+        exposed += [
+            f"{name} on {where}:{port}"
+            for name, port in internal.items()
+            if reach.probe(client.address, port) is Reach.ACCEPTED
+        ]
     require(
-        not reachable,
-        f"pod {edgex.deployment.pod}: reachable from the host without the gateway: {', '.join(reachable)}",
+        not exposed,
+        f"pod {edgex.deployment.pod}: reachable from the host without the gateway: {', '.join(exposed)}",
+    )
+    require(
+        not unproven and controlled,
+        f"{edgex.distro.name}: isolation unproven: the probe cannot reach {', '.join(unproven) or 'any address'}; "
+        "a closed port there would prove nothing",
     )

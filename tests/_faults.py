@@ -131,6 +131,12 @@ FAULTS: dict[str, Fault] = {
         Fault("gateway-route-to-closed-port", _gateway_route("device-rest", 59999), "gateway", bound_s=60),
         Fault("gateway-misroute", _gateway_route("core-data", 59882), "gateway", fails=frozenset("b")),
         Fault("database-published", _published_database, "database", fails=frozenset("c")),
+        Fault(  # published nowhere, but listening on every address of the pod: only a probe of the pod IP sees it
+            "core-data-listens-on-pod-address",
+            _env("core-data", SERVICE_SERVERBINDADDR="0.0.0.0"),
+            "core-data",
+            fails=frozenset("c"),
+        ),
         Fault("container-restarted-once", _command("core-command", _fails_first_start), "core-command", frozenset("a")),
         Fault(
             "device-virtual-registers-unreachable-address",
