@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +60,23 @@ class Envelope:
         """The EdgeX event the payload carries, or None if it carries none."""
         event = self.payload.get("event")
         return event if isinstance(event, dict) else None
+
+
+ORIGIN_SKEW_S = 2.0
+"""How far an event's origin may lie before the moment it is compared with: the clocks of this host and
+of the EdgeX node may disagree a little. A stale event from an earlier run is minutes older than that."""
+
+
+def produced_since(event: Mapping[str, Any], since_ns: int, *, skew_s: float = ORIGIN_SKEW_S) -> bool:
+    """True if `event` was produced at or after `since_ns`, less `skew_s`.
+
+    ``origin`` is nanoseconds since the epoch, set by the device service; an event without an integer
+    origin is never fresh.
+    """
+    origin = event.get("origin")
+    if not isinstance(origin, int) or isinstance(origin, bool):
+        return False
+    return origin >= since_ns - int(skew_s * 1e9)
 
 
 def decode_envelope(raw: bytes, *, topic: str = "") -> Envelope:

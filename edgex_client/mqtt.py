@@ -30,7 +30,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edgex_client.envelope import Envelope, EnvelopeError, decode_envelope
+from edgex_client.envelope import Envelope, EnvelopeError, decode_envelope, produced_since
 from harness.errors import BrokerError, EventTimeoutError, PreflightError
 
 log = logging.getLogger(__name__)
@@ -47,11 +47,13 @@ class Message:
         topic: The topic it was published on.
         payload: The raw payload bytes.
         received_at: ``time.monotonic()`` when it arrived, for latency checks.
+        retained: The broker replayed it from its store on subscribe: it says nothing about now.
     """
 
     topic: str
     payload: bytes
     received_at: float
+    retained: bool = False
 
     def envelope(self) -> Envelope:
         """Decode the payload as an EdgeX MessageEnvelope.
@@ -60,6 +62,25 @@ class Message:
             EnvelopeError: The payload is not an EdgeX envelope, payload or event.
         """
         return decode_envelope(self.payload, topic=self.topic)
+
+
+def fresh_event(
+    since_ns: int, matches: Callable[[dict[str, Any]], bool] = lambda _e: True
+) -> Callable[[Message], bool]:
+    """Return a predicate for `MqttWatcher.expect`: an EdgeX event produced at or after `since_ns`.
+
+    A retained message, a message that carries no event, and an event whose ``origin`` is older than
+    `since_ns` (see `produced_since`) never match, so an event left over from an earlier run cannot
+    stand in for one of this run. `matches` narrows it further (by device, resource, value).
+    """
+
+    def predicate(message: Message) -> bool:
+        if message.retained:
+            return False
+        event = message.envelope().event
+        return event is not None and produced_since(event, since_ns) and matches(event)
+
+    return predicate
 
 
 def event_from_device(device: str) -> Callable[[Message], bool]:
@@ -246,13 +267,17 @@ class MqttWatcher:
         self.topic_filters.append(topic_filter)
         log.debug("subscribed to %r on %s", topic_filter, self._where)
 
-    def publish(self, topic: str, payload: bytes | str, qos: int = 1, *, timeout_s: float = 10.0) -> None:
+    def publish(
+        self, topic: str, payload: bytes | str, qos: int = 1, *, retain: bool = False, timeout_s: float = 10.0
+    ) -> None:
         """Publish `payload` to `topic` and wait until it is sent (QoS 0) or acknowledged (QoS 1 and 2).
+
+        `retain` asks the broker to keep it and replay it to every later subscriber.
 
         Raises:
             BrokerError: Not connected, or the publish did not complete within `timeout_s`.
         """
-        info = self._client.publish(topic, payload, qos=qos)
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
         try:
             info.wait_for_publish(timeout=timeout_s)
         except (RuntimeError, ValueError) as exc:
@@ -358,7 +383,14 @@ class MqttWatcher:
             self._state.notify_all()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self._messages.put(Message(topic=message.topic, payload=bytes(message.payload), received_at=time.monotonic()))
+        self._messages.put(
+            Message(
+                topic=message.topic,
+                payload=bytes(message.payload),
+                received_at=time.monotonic(),
+                retained=bool(message.retain),
+            )
+        )
 
     # -- messages ------------------------------------------------------------------------------
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import pytest
 
-from edgex_client import GatewayClient, Message
+from edgex_client import GatewayClient, fresh_event
 from edgex_smoke.lifecycle import LiveEdgeX
 from harness.errors import EventTimeoutError
 from suites._expect import fail, require
@@ -42,17 +45,21 @@ def test_integer_device_event_count_grows_within_its_interval(edgex: LiveEdgeX, 
     require(after > before, f"core-data: event count for {INTEGER_DEVICE} stayed at {before}")
 
 
-def _virtual_event(message: Message) -> bool:
-    event = message.envelope().event
-    return event is not None and str(event.get("deviceName", "")).startswith("Random-")
+def _from_virtual_device(event: dict[str, Any]) -> bool:
+    return str(event.get("deviceName", "")).startswith("Random-")
 
 
 @pytest.mark.check("f", "mqtt-events")
 def test_virtual_event_arrives_through_gateway_mqtt_route(edgex: LiveEdgeX) -> None:
+    subscribed_ns = time.time_ns()
     with edgex.mqtt() as watcher:
         watcher.subscribe(VIRTUAL_EVENTS)
         try:
-            message = watcher.expect(_virtual_event, timeout_s=MQTT_EVENT_TIMEOUT_S, what="a device-virtual event")
+            message = watcher.expect(
+                fresh_event(subscribed_ns, _from_virtual_device),
+                timeout_s=MQTT_EVENT_TIMEOUT_S,
+                what="a device-virtual event produced after the subscription (retained ones do not count)",
+            )
         except EventTimeoutError as err:
             fail(f"device-virtual: published no event through the gateway's MQTT route ({err})")
     event = message.envelope().event or {}

@@ -9,14 +9,14 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edgex_client import Message, MqttWatcher, event_from_device
+from edgex_client import Message, MqttWatcher, event_from_device, fresh_event
 from harness.errors import BrokerError, EventTimeoutError
 from tests import _servers
 
 EVENT_TOPIC_PREFIX = "edgex/events/device/device-virtual"
 
 
-def _event_envelope(device: str, source: str, value: str) -> bytes:
+def _event_envelope(device: str, source: str, value: str, *, origin_ns: int | None = None) -> bytes:
     """A 4.0.x MessageEnvelope with a JSON-object payload, as EdgeX publishes it."""
     event = {
         "apiVersion": "v3",
@@ -24,8 +24,10 @@ def _event_envelope(device: str, source: str, value: str) -> bytes:
         "deviceName": device,
         "profileName": device,
         "sourceName": source,
-        "origin": time.time_ns(),
-        "readings": [{"resourceName": source, "valueType": "Int8", "value": value, "origin": time.time_ns()}],
+        "origin": origin_ns or time.time_ns(),
+        "readings": [
+            {"resourceName": source, "valueType": "Int8", "value": value, "origin": origin_ns or time.time_ns()}
+        ],
     }
     envelope = {
         "apiVersion": "v3",
@@ -187,3 +189,35 @@ def test_mqtt_message_envelope_decodes_its_payload() -> None:
     assert (event["deviceName"], event["readings"][0]["value"]) == ("Random-Integer-Device", "-7")
     assert event_from_device("Random-Integer-Device")(message)
     assert not event_from_device("Random-Float-Device")(message)
+
+
+def test_a_retained_event_is_not_fresh_even_with_a_new_origin(mosquitto_port: int) -> None:
+    topic = _topic("Random-Integer-Device", "Int8")
+    with MqttWatcher("127.0.0.1", mosquitto_port, client_id_prefix="edgex-smoke-trigger") as trigger:
+        trigger.publish(topic, _event_envelope("Random-Integer-Device", "Int8", "1"), retain=True)
+        try:
+            since_ns = time.time_ns() - 10**9  # the retained event's origin is after this: only `retained` rules it out
+            with MqttWatcher("127.0.0.1", mosquitto_port) as watcher:
+                watcher.subscribe("edgex/events/#", timeout_s=5)
+                with pytest.raises(EventTimeoutError, match="1 non-matching message"):
+                    watcher.expect(fresh_event(since_ns), timeout_s=1, what="a fresh event")
+                trigger.publish(topic, _event_envelope("Random-Integer-Device", "Int8", "2"))
+                message = watcher.expect(fresh_event(since_ns), timeout_s=5, what="a fresh event")
+        finally:
+            trigger.publish(topic, b"", retain=True)  # an empty retained message clears the broker's copy
+    assert not message.retained
+    assert (message.envelope().event or {})["readings"][0]["value"] == "2"
+
+
+def test_an_event_produced_before_the_subscription_is_not_fresh(mosquitto_port: int) -> None:
+    topic = _topic("Random-Integer-Device", "Int8")
+    an_hour_ago_ns = time.time_ns() - 3600 * 10**9
+    since_ns = time.time_ns()
+    with (
+        MqttWatcher("127.0.0.1", mosquitto_port) as watcher,
+        MqttWatcher("127.0.0.1", mosquitto_port, client_id_prefix="edgex-smoke-trigger") as trigger,
+    ):
+        watcher.subscribe("edgex/events/#", timeout_s=5)
+        trigger.publish(topic, _event_envelope("Random-Integer-Device", "Int8", "3", origin_ns=an_hour_ago_ns))
+        with pytest.raises(EventTimeoutError, match="1 non-matching message"):
+            watcher.expect(fresh_event(since_ns), timeout_s=1, what="a fresh event")

@@ -134,15 +134,29 @@ def test_a_failing_check_is_a_product_failure_with_diagnostics(tmp_path: Path) -
     assert "fault injected" in logs, sorted(p.name for p in diagnostics.rglob("*"))
 
 
+def _faulty_check(tmp_path: Path, check_id: str, selected: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run one check on the faulty double; it must fail as a product failure. Returns the check and the report."""
+    prefix = _edgex_double.ensure_images(_edgex_double.FAULTY_PREFIX)
+    done, report = _smoke(tmp_path, "--distro=podman", f"--images={prefix}", "-k", selected)
+    assert done.returncode == 1, done.stdout + done.stderr
+    check = next(check for check in report["checks"] if check["id"] == check_id)
+    assert (check["outcome"], check["kind"]) == ("failed", "product"), check
+    return check, report
+
+
 def test_an_ignored_command_put_fails_check_g(tmp_path: Path) -> None:
     # The faulty device-virtual ignores WriteInt8Value and keeps returning random values.
-    prefix = _edgex_double.ensure_images(_edgex_double.FAULTY_PREFIX)
-    done, report = _smoke(tmp_path, "--distro=podman", f"--images={prefix}", "-k", "test_command_put_int8")
-    assert done.returncode == 1, done.stdout + done.stderr
-    check = next(check for check in report["checks"] if check["id"] == "g")
-    assert (check["outcome"], check["kind"]) == ("failed", "product"), check
+    check, _ = _faulty_check(tmp_path, "g", "test_command_put_int8")
     assert check["reason"].startswith("core-command: GET Random-Integer-Device/Int8 returned "), check["reason"]
     assert " after PUT Int8=" in check["reason"]
+
+
+def test_stale_events_fail_check_f(tmp_path: Path) -> None:
+    # The faulty device-virtual publishes every autoevent with an origin an hour old, as if left over from a run before.
+    check, report = _faulty_check(tmp_path, "f", "test_virtual_event_arrives")
+    assert check["reason"].startswith("device-virtual: published no event through the gateway's MQTT route"), check
+    assert "produced after the subscription" in check["reason"]
+    assert report["phases"]["first_event"] is None  # an hour-old event is no first event either
 
 
 def test_benchmark_summarises_the_phases_of_real_runs(double_images: str, tmp_path: Path) -> None:

@@ -13,13 +13,25 @@ import (
 const (
 	mqttDevice  = "MQTT-test-device"
 	mqttProfile = "Test-Device-MQTT-Profile"
-	// faultEnv, set in a faulty image variant, injects one fault: faultDropIngest makes device-mqtt drop
-	// every incoming value, faultIgnorePut makes device-virtual ignore WriteInt8Value. The harness's tests
-	// use them to see smoke checks fail as product failures.
-	faultEnv        = "EDGEX_DOUBLE_FAULT"
-	faultDropIngest = "device-mqtt-drops-ingest"
-	faultIgnorePut  = "device-virtual-ignores-put"
+	// faultEnv, set in a faulty image variant, lists the faults it injects (comma-separated):
+	// faultDropIngest makes device-mqtt drop every incoming value, faultIgnorePut makes device-virtual
+	// ignore WriteInt8Value, faultStaleEvents makes device-virtual's autoevents an hour old. The
+	// harness's tests use them to see smoke checks fail as product failures.
+	faultEnv         = "EDGEX_DOUBLE_FAULT"
+	faultDropIngest  = "device-mqtt-drops-ingest"
+	faultIgnorePut   = "device-virtual-ignores-put"
+	faultStaleEvents = "device-virtual-stale-events"
 )
+
+// faulty reports whether the image injects `fault`.
+func faulty(fault string) bool {
+	for _, injected := range strings.Split(os.Getenv(faultEnv), ",") {
+		if injected == fault {
+			return true
+		}
+	}
+	return false
+}
 
 // mqttValue maps a resource and its payload to a value type and an EdgeX-formatted value.
 func mqttValue(resource, payload string) (valueType, value string, err error) {
@@ -43,7 +55,7 @@ func mqttValue(resource, payload string) (valueType, value string, err error) {
 
 // setupDeviceMQTT turns publishes on incoming/data/MQTT-test-device/<resource> into events.
 func setupDeviceMQTT(_ context.Context, d *double) {
-	dropAll := os.Getenv(faultEnv) == faultDropIngest
+	dropAll := faulty(faultDropIngest)
 	if dropAll {
 		log.Printf("fault injected (%s=%s): every incoming value is dropped", faultEnv, faultDropIngest)
 	}

@@ -7,7 +7,6 @@ import (
 	"log"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -93,7 +92,7 @@ func (s *virtualService) value(device string, r resource) string {
 // real profile's default, turns randomization off); "EnableRandomization_Int8"
 // "true" or "false" switches randomization.
 func (s *virtualService) writeInt8(body map[string]string) error {
-	if os.Getenv(faultEnv) == faultIgnorePut {
+	if faulty(faultIgnorePut) {
 		log.Printf("WriteInt8Value ignored: fault injected (%s=%s)", faultEnv, faultIgnorePut)
 		return nil
 	}
@@ -193,9 +192,13 @@ func setupDeviceVirtual(ctx context.Context, d *double) {
 // publishAutoEvents publishes one event for every resource of every device.
 func publishAutoEvents(s *virtualService, b *bus) {
 	published := 0
+	stale := faulty(faultStaleEvents)
 	for _, dev := range virtualDevices {
 		for _, r := range dev.resources {
 			event := newEvent(dev.name, dev.name, r.name, r.valueType, s.value(dev.name, r))
+			if stale {
+				event = agedBy(event, time.Hour)
+			}
 			topic := "edgex/events/device/device-virtual/" + dev.name + "/" + dev.name + "/" + r.name
 			if err := b.publishEvent(topic, event); err != nil {
 				log.Printf("autoevent %s/%s not published: %v", dev.name, r.name, err)

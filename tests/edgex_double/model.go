@@ -28,6 +28,18 @@ type Reading struct {
 	Value        string `json:"value"`
 }
 
+// agedBy returns event as if it had been produced `age` earlier.
+func agedBy(event Event, age time.Duration) Event {
+	event.Origin -= age.Nanoseconds()
+	readings := make([]Reading, len(event.Readings))
+	for i, reading := range event.Readings {
+		reading.Origin -= age.Nanoseconds()
+		readings[i] = reading
+	}
+	event.Readings = readings
+	return event
+}
+
 // newEvent makes an event with one reading of one resource.
 func newEvent(device, profile, resource, valueType, value string) Event {
 	origin := time.Now().UnixNano()
