@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from distros._protocol import (
     CRASH_LOOP_RESTARTS,
+    ClientAddress,
     ContainerState,
     Deployment,
     Distro,
@@ -23,11 +24,13 @@ from distros._protocol import (
     Progress,
     Target,
 )
+from distros._sideload import podman_image_labels as local_image_labels
 from harness.errors import SmokeError
 
 __all__ = [
     "CRASH_LOOP_RESTARTS",
     "DISTROS",
+    "ClientAddress",
     "ContainerState",
     "Deployment",
     "Distro",
@@ -39,6 +42,7 @@ __all__ = [
     "Registered",
     "Target",
     "UnknownDistroError",
+    "local_image_labels",
     "local_provision_names",
     "make_distro",
     "names",

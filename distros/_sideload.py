@@ -11,6 +11,7 @@ server which images the kubelets report instead.
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import manifests
 from distros import _kube
+from harness import labels as run_labels
 from harness import proc
 from harness.errors import CommandError, InfraError, PreflightError, SmokeError
 
@@ -108,6 +110,20 @@ def podman_image_id(ref: str) -> str | None:
     except SmokeError:
         return None
     return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def podman_image_labels(ref: str) -> dict[str, str]:
+    """The provenance labels of `ref` in this host's podman storage; empty if it is not there (or no podman)."""
+    try:
+        done = proc.run(
+            ["podman", "image", "inspect", "--format", "{{json .Labels}}", ref], timeout_s=QUERY_TIMEOUT_S, check=False
+        )
+        found = json.loads(done.stdout) if done.returncode == 0 else None
+    except (SmokeError, ValueError):
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {key: str(found[key]) for key in run_labels.PROVENANCE_LABELS if key in found}
 
 
 def podman_can_pull(ref: str) -> bool:

@@ -27,7 +27,7 @@ from distros import (
     KubeObject,
     Target,
 )
-from edgex_client import GatewayClient, MqttWatcher, wait_for
+from edgex_client import GatewayClient, MqttWatcher, fresh_event, wait_for
 from edgex_smoke import diagnosis
 from edgex_smoke.options import AUTO_IMAGES, RunOptions
 from edgex_smoke.status import StatusLine
@@ -218,7 +218,8 @@ class SmokeRun:
         images = manifests.image_refs(objects) if objects else {}
         digests = self._digests(list(images.values()))
         self.report.set_images(
-            {"component": name, "ref": ref, "digest": digests.get(ref)} for name, ref in images.items()
+            {"component": name, "ref": ref, "digest": digests.get(ref), "labels": distros.local_image_labels(ref)}
+            for name, ref in images.items()
         )
         return LiveEdgeX(self.distro, target, deployment, endpoints, gateway, release, dict(images))
 
@@ -290,11 +291,18 @@ class SmokeRun:
             ) from err
 
     def _wait_first_event(self, live: LiveEdgeX) -> bool:
-        """Wait for any EdgeX event through the gateway's MQTT route; True if one arrived."""
+        """Wait for the first EdgeX event produced after subscribing; True if one arrived.
+
+        It comes through the gateway's MQTT route. Retained messages, other traffic and events from
+        before the subscription do not count.
+        """
         try:
+            subscribed_ns = time.time_ns()
             with live.mqtt() as watcher:
                 watcher.subscribe(EVENTS_TOPIC, timeout_s=10)
-                watcher.expect(lambda _m: True, timeout_s=FIRST_EVENT_TIMEOUT_S, what="the first EdgeX event")
+                watcher.expect(
+                    fresh_event(subscribed_ns), timeout_s=FIRST_EVENT_TIMEOUT_S, what="the first fresh EdgeX event"
+                )
         except ProductError as err:
             # A missing event is a product failure that the MQTT check reports; the checks still run.
             self.status.update(f"no event: {err}")

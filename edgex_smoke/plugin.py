@@ -204,7 +204,7 @@ class SmokeSession:
             self.any_failed = True
         outcome = "passed"
         if report.skipped:
-            outcome = "skipped"
+            outcome = "not-run"  # its claim stays unproven, so the run cannot pass
         elif report.failed and report.when == "setup" and self.setup_error is not None:
             outcome = "blocked"  # EdgeX never came up: the check could not run
         elif report.failed:

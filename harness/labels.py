@@ -113,3 +113,15 @@ def is_leftover(labels: Mapping[str, str], *, current_run_id: str) -> bool:
 def instance_name(run_id: str) -> str:
     """The name of the EdgeX a run deploys (its pod), ``edgex-<run id lower-cased>``: unique per run."""
     return "edgex-" + label_value(run_id.lower())
+
+
+# -- image labels: where an image came from, set by the build that made it ------------------------------
+
+IMAGE_LAB = "io.edgex-smoke.lab"
+"""``true`` on every image the lab built (lab/)."""
+IMAGE_PIN = "io.edgex-smoke.pin"
+"""On a lab image: the release module (or Debian suite) it was built from, e.g. ``github.com/…@v4.0.1 (v4.0.1)``."""
+IMAGE_TEST_DOUBLE = "edgex-smoke.test-double"
+"""``true`` on every image of the harness's EdgeX test double (tests/); such a run is never evidence."""
+PROVENANCE_LABELS = (IMAGE_LAB, IMAGE_PIN, IMAGE_TEST_DOUBLE)
+"""The image labels a report records for each image."""

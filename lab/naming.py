@@ -5,10 +5,12 @@ The prefix can never be mistaken for an upstream ``edgexfoundry/<svc>:<ver>`` im
 
 from __future__ import annotations
 
+from harness import labels
+
 LAB_PREFIX = "localhost/edgex-smoke-lab"
 INFRA = "infra"
-LABEL_LAB = "io.edgex-smoke.lab"
-LABEL_PIN = "io.edgex-smoke.pin"
+LABEL_LAB = labels.IMAGE_LAB
+LABEL_PIN = labels.IMAGE_PIN
 LABEL_KEY = "io.edgex-smoke.builder-hash"
 
 

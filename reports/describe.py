@@ -10,12 +10,13 @@ import re
 from collections.abc import Iterable
 from datetime import UTC
 
+from harness.labels import IMAGE_PIN, IMAGE_TEST_DOUBLE
 from reports.outcome import BAD_CHECK_OUTCOMES
 from reports.schema import PHASES, FingerprintValue, RawCheck, RawReport
 from reports.validate import parse_timestamp
 
 STATUS_ICONS = {"passed": "✅", "failed": "❌", "infra-error": "⚠️", "interrupted": "⏹"}
-CHECK_ICONS = {"passed": "✅", "failed": "❌", "error": "💥", "skipped": "⏭", "blocked": "⛔"}
+CHECK_ICONS = {"passed": "✅", "failed": "❌", "error": "💥", "not-run": "⏭", "blocked": "⛔"}
 NOT_RUN = "not yet run"
 UNKNOWN = "unknown"
 NONE = "—"
@@ -52,8 +53,30 @@ def shorten(text: str, limit: int) -> str:
 
 
 def is_test_double(report: RawReport) -> bool:
-    """Whether the run was on the harness's EdgeX test double, which proves the harness and never EdgeX."""
+    """Whether the run was on the harness's EdgeX test double, which proves the harness and never EdgeX.
+
+    Told by the label its images were built with, not only by the version its services answer, which
+    any program can claim.
+    """
+    if any(image["labels"].get(IMAGE_TEST_DOUBLE) == "true" for image in report["edgex"]["images"]):
+        return True
     return any(TEST_DOUBLE_MARK in version for version in report["edgex"]["versions"].values())
+
+
+def unproven_images(report: RawReport) -> list[str]:
+    """EdgeX service images of the run that are neither lab builds (by their pin label) nor upstream references.
+
+    A ``localhost/`` image without the lab's pin label was built by something else, which can answer
+    any version string; only the lab's build (lab/) and upstream's registries are sources of EdgeX.
+    """
+    services = set(report["edgex"]["versions"])
+    return [
+        f"{image['component']} ({image['ref']})"
+        for image in report["edgex"]["images"]
+        if image["component"] in services
+        and image["ref"].startswith("localhost/")
+        and not image["labels"].get(IMAGE_PIN, "").startswith("github.com/edgexfoundry/")
+    ]
 
 
 def status(report: RawReport, *, message_chars: int = 300) -> str:
@@ -86,23 +109,26 @@ def _status(report: RawReport, message_chars: int) -> str:
 def _plain_status(report: RawReport, message_chars: int) -> str:
     outcome, error = report["outcome"], report["error"]
     tally = counts(report["checks"])
-    ran = tally["passed"] + tally["failed"] + tally["error"]
+    ran = tally["passed"] + tally["failed"] + tally["error"] + tally["not-run"]
     score = f"{tally['passed']}/{ran}"
-    skipped = f", {tally['skipped']} skipped" if tally["skipped"] else ""
     icon = STATUS_ICONS[outcome]
     if outcome == "passed":
-        return f"{icon} passed {score}{skipped}"
+        return f"{icon} passed {score}"
     if outcome == "infra-error" and error is not None:
         return f"{icon} infra-error ({error['phase']}): {shorten(error['message'], message_chars)}"
     if outcome == "interrupted":
         where = report["interrupted_phase"]
         return f"{icon} interrupted" + (f" ({where})" if where else "") + (f", {score} passed before" if ran else "")
-    failing = [check["id"] for check in report["checks"] if check["outcome"] in BAD_CHECK_OUTCOMES]
+    failing = [
+        check["id"] + (" (not run)" if check["outcome"] == "not-run" else "")
+        for check in report["checks"]
+        if check["outcome"] in BAD_CHECK_OUTCOMES
+    ]
     if failing:
-        return f"{icon} failed {score}: {', '.join(failing)}"
+        return f"{icon} failed {score}: {', '.join(dict.fromkeys(failing))}"
     if error is not None:
         return f"{icon} failed ({error['phase']}): {shorten(error['message'], message_chars)}"
-    return f"{icon} failed: no check ran{skipped}"
+    return f"{icon} failed: no check ran"
 
 
 def finished_date(report: RawReport) -> str:

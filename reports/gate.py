@@ -56,5 +56,11 @@ def check(directory: Path, *, distro: str, status: int, expect: RunOutcome, real
             raise ReportError(f"{subject}: ran the harness's EdgeX test double, never evidence of EdgeX")
         if not versions:
             raise ReportError(f"{subject}: no EdgeX service reported its version; EdgeX never answered")
+        unproven = describe.unproven_images(report)
+        if unproven:
+            raise ReportError(
+                f"{subject}: local images without the lab's build label: {', '.join(unproven)}; "
+                "build them with 'make lab-images', or run upstream images"
+            )
     released = ", ".join(sorted(set(versions.values()))) or "no EdgeX version"
     return f"{report['target']['distro']}: {describe.status(report)} on EdgeX {released} ({path.name})"

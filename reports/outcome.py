@@ -7,9 +7,9 @@ In order, the first rule that matches wins:
    interruption that came later, because it is the reason the run was cut short.
 2. ``interrupted``: a signal (Ctrl-C, SIGTERM from CI) stopped the run; whatever
    ran is reported but proves nothing about the rest.
-3. ``failed``: a check failed, errored or was blocked, or a ``product`` error was recorded, or
-   no check ran at all (everything skipped or nothing collected). A run that
-   proved nothing is never shown as passed.
+3. ``failed``: a check failed, errored, was blocked or could not run (``not-run``: a
+   skip, whose claim stays unproven), or a ``product`` error was recorded, or no check
+   ran at all (nothing collected). A run that proved less than it claims is never shown as passed.
 4. ``passed``: at least one check passed and none failed or errored.
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from reports.schema import RawCheck, RawError, RunOutcome
 
-BAD_CHECK_OUTCOMES = frozenset({"failed", "error", "blocked"})
+BAD_CHECK_OUTCOMES = frozenset({"failed", "error", "blocked", "not-run"})
 
 
 def decide(*, error: RawError | None, interrupted: bool, checks: Iterable[RawCheck]) -> RunOutcome:

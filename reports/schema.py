@@ -16,16 +16,18 @@ from typing import Final, Literal, TypedDict
 
 from harness.vocabulary import ErrorKind, TargetMode
 
-SCHEMA_VERSION: Final = 2
-"""2 added ``root_cause`` and the ``blocked`` check outcome."""
-READABLE_VERSIONS: Final = (1, 2)
-"""Versions this edgex-smoke reads: every version 1 report is a valid version 2 report without a root cause."""
+SCHEMA_VERSION: Final = 3
+"""2 added ``root_cause`` and the ``blocked`` check outcome; 3 renamed ``skipped`` to ``not-run``, which fails a
+run, and added each image's provenance ``labels``."""
+READABLE_VERSIONS: Final = (1, 2, 3)
+"""Versions this edgex-smoke reads: older reports are read as version 3 (`reports.validate` upgrades them)."""
 
 RunOutcome = Literal["passed", "failed", "infra-error", "interrupted"]
 """Verdict of a whole run; decided by `reports.outcome.decide`."""
 
-CheckOutcome = Literal["passed", "failed", "error", "skipped", "blocked"]
-"""Outcome of one check (one pytest item), as pytest reports it; ``blocked``: it could not run, see ``root_cause``."""
+CheckOutcome = Literal["passed", "failed", "error", "not-run", "blocked"]
+"""Outcome of one check (one pytest item): ``not-run``, the check could not run here (pytest's skip, with
+its reason); ``blocked``, EdgeX never came up (see ``root_cause``). Both keep a run from passing."""
 
 Security = Literal["off", "on"]
 
@@ -74,6 +76,9 @@ class RawImage(TypedDict):
     component: str
     ref: str
     digest: str | None
+    labels: dict[str, str]
+    """The image's provenance labels (`harness.labels.PROVENANCE_LABELS`) in this host's image store; empty
+    when the image is not there (pulled by a remote node) or carries none (upstream images)."""
 
 
 class RawEdgex(TypedDict):

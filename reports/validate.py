@@ -114,6 +114,21 @@ def parse_timestamp(text: str) -> datetime:
     return stamp
 
 
+def _upgrade(data: dict[str, Any], version: object) -> None:
+    """Read an older report as the current version.
+
+    Before 3, a check's ``not-run`` was called ``skipped``, and images had no ``labels``.
+    """
+    if isinstance(version, int) and version < 3:
+        for check in data.get("checks") or []:
+            if isinstance(check, dict) and check.get("outcome") == "skipped":
+                check["outcome"] = "not-run"
+        edgex = data.get("edgex")
+        for image in (edgex.get("images") or []) if isinstance(edgex, dict) else []:
+            if isinstance(image, dict):
+                image.setdefault("labels", {})
+
+
 def validate(data: object, *, source: str) -> schema.RawReport:
     """Return `data` typed as a report if it has the report's shape.
 
@@ -137,6 +152,7 @@ def validate(data: object, *, source: str) -> schema.RawReport:
             raise ReportError(
                 f"schema_version is {version}, this edgex-smoke reads version {schema.SCHEMA_VERSION}; {fix}"
             )
+        _upgrade(data, version)
         _check(data, schema.RawReport, "")
         for key in _TIMESTAMPS:
             try:

@@ -53,7 +53,7 @@ MESSAGE_CHARS = 300
 _CI_VARIABLES = ("CI", "GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE", "JENKINS_URL")
 _COMMIT_VARIABLES = ("GITHUB_SHA", "CI_COMMIT_SHA", "BUILDKITE_COMMIT", "GIT_COMMIT")
 # For check records of one pytest item: the worse outcome wins (a teardown error after a pass is an error).
-_SEVERITY: dict[str, int] = {"skipped": 0, "passed": 1, "failed": 2, "error": 2, "blocked": 2}
+_SEVERITY: dict[str, int] = {"passed": 0, "not-run": 1, "failed": 2, "error": 2, "blocked": 2}
 
 
 def utc_stamp(moment: datetime) -> str:
@@ -238,9 +238,9 @@ class RunReport:
             check_id: Short stable id shown in the table, such as ``a``.
             name: Short stable name, such as ``pod-healthy``.
             nodeid: The pytest node id.
-            outcome: ``passed``, ``failed``, ``error``, ``skipped`` or ``blocked`` (by the root cause).
+            outcome: ``passed``, ``failed``, ``error``, ``not-run`` (a skip) or ``blocked`` (by the root cause).
             duration_s: Seconds spent.
-            reason: Why it failed or was skipped; cut to one line.
+            reason: Why it failed or could not run; cut to one line.
             kind: For a failure, whether the product or the infrastructure failed.
         """
         _one_of(outcome, CheckOutcome, "check outcome")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.labels import IMAGE_TEST_DOUBLE
 from reports.cli import main
 from tests.test_reports_table import write_run
 
@@ -74,6 +75,22 @@ def test_a_run_on_the_test_double_or_with_no_edgex_answer_is_not_real_edgex(
     )
     assert _gate(double) == 2
     assert "test double" in capsys.readouterr().err
+    labelled = tmp_path / "labelled"  # real version strings, but images the test double's build labelled
+    write_run(
+        labelled,
+        distro="podman",
+        release="4.0",
+        finished="2026-12-01T10:00",
+        versions=REAL,
+        image_labels={IMAGE_TEST_DOUBLE: "true"},
+    )
+    assert _gate(labelled) == 2
+    assert "test double" in capsys.readouterr().err
+    unlabelled = tmp_path / "unlabelled"  # real version strings from local images no lab build made
+    write_run(unlabelled, distro="podman", release="4.0", finished="2026-12-01T10:00", versions=REAL, image_labels={})
+    assert _gate(unlabelled) == 2
+    err = capsys.readouterr().err
+    assert "local images without the lab's build label: core-data (localhost/edgex-smoke-lab/core-data:4.0)" in err
     silent = tmp_path / "silent"
     write_run(silent, distro="podman", release="4.0", finished="2026-12-01T10:00")
     assert _gate(silent) == 2

@@ -47,6 +47,13 @@ def test_load_report_accepts_unknown_extra_keys(tmp_path: Path) -> None:
     load_report(write_json(tmp_path, data))
 
 
+def test_a_version_2_skipped_check_is_read_as_not_run(tmp_path: Path) -> None:
+    data: dict[str, Any] = json.loads(json.dumps(good_report()))
+    data["schema_version"] = 2
+    data["checks"][0]["outcome"] = "skipped"
+    assert load_report(write_json(tmp_path, data))["checks"][0]["outcome"] == "not-run"
+
+
 def edit(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(json.dumps(good_report()))
     change(data)
@@ -60,9 +67,9 @@ def edit(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         ({"hello": "world"}, "schema_version is missing; this is not an edgex-smoke report"),
         (
             edit(lambda d: d.update(schema_version=0)),
-            "schema_version is 0, this edgex-smoke reads version 2; re-run the smoke test to write a new one",
+            "schema_version is 0, this edgex-smoke reads version 3; re-run the smoke test to write a new one",
         ),
-        (edit(lambda d: d.update(schema_version=3)), "schema_version is 3, this edgex-smoke reads version 2; upgrade"),
+        (edit(lambda d: d.update(schema_version=4)), "schema_version is 4, this edgex-smoke reads version 3; upgrade"),
         (
             edit(lambda d: d.update(root_cause={"component": "core-data"})),
             "root_cause.problem is missing",

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness import proc
+from harness.labels import IMAGE_LAB, IMAGE_PIN
 from harness.vocabulary import ErrorKind
 from reports import RunReport, table
 from reports.cli import main
@@ -25,6 +26,9 @@ CHECKS = [
 ]
 
 
+LAB_PIN = {IMAGE_LAB: "true", IMAGE_PIN: "github.com/edgexfoundry/edgex-go@v4.0.1 (v4.0.1)"}
+
+
 def write_run(
     directory: Path,
     *,
@@ -37,6 +41,7 @@ def write_run(
     host: RawHost = CI_HOST,
     fingerprint: dict[str, str] | None = None,
     versions: dict[str, str] | None = None,
+    image_labels: dict[str, str] | None = None,
 ) -> Path:
     """Write a realistic report that finished at `finished` (``YYYY-MM-DDTHH:MM``) and return its path."""
     end = datetime.fromisoformat(finished).replace(tzinfo=UTC)
@@ -55,8 +60,17 @@ def write_run(
     run.set_fingerprint(fingerprint or {})
     for component, version in (versions or {}).items():
         run.set_version(component, version)
+    labels = LAB_PIN if image_labels is None else image_labels
     run.set_images(
-        [{"component": "core-data", "ref": f"localhost/edgex-smoke-lab/core-data:{release}", "digest": None}]
+        [
+            {
+                "component": component,
+                "ref": f"localhost/edgex-smoke-lab/{component}:{release}",
+                "digest": None,
+                "labels": labels,
+            }
+            for component in (versions or {"core-data": release})
+        ]
     )
     run.record_phase("provision", 0.1)
     if error is not None:

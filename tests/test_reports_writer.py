@@ -83,11 +83,11 @@ PRODUCT: RawError = {"kind": "product", "phase": "first_event", "message": "no e
     ("error", "interrupted", "outcomes", "expected"),
     [
         (None, False, ["passed", "passed"], "passed"),
-        (None, False, ["passed", "skipped"], "passed"),
+        (None, False, ["passed", "not-run"], "failed"),  # a claim that could not be checked is not proven
         (None, False, ["passed", "failed"], "failed"),
         (None, False, ["passed", "error"], "failed"),
         (None, False, [], "failed"),  # nothing ran: never green
-        (None, False, ["skipped", "skipped"], "failed"),
+        (None, False, ["not-run", "not-run"], "failed"),
         (PRODUCT, False, ["passed"], "failed"),
         (INFRA, False, [], "infra-error"),
         (INFRA, False, ["failed"], "infra-error"),
@@ -110,7 +110,9 @@ def test_decide_follows_the_documented_rules(
 def test_run_report_to_dict_has_the_schema_shape_and_the_recorded_facts(clock: FakeClock) -> None:
     report = new_report(clock)
     report.set_fingerprint({"podman_version": "4.3.1", "oci_runtime": "runc 1.1.5", "cgroup_mode": "v1 (hybrid)"})
-    report.set_images([{"component": "core-data", "ref": "localhost/edgex-smoke-lab/core-data:4.0.2", "digest": None}])
+    report.set_images(
+        [{"component": "core-data", "ref": "localhost/edgex-smoke-lab/core-data:4.0.2", "digest": None, "labels": {}}]
+    )
     report.set_version("core-data", "4.0.2")
     with report.phase("provision"):
         clock.advance(0.1)
@@ -134,7 +136,7 @@ def test_run_report_to_dict_has_the_schema_shape_and_the_recorded_facts(clock: F
     data = report.to_dict()
 
     validate(data, source="test")
-    assert data["schema_version"] == 2
+    assert data["schema_version"] == 3
     assert data["root_cause"] is None
     assert data["run_id"] == "20261126T153824Z-3f9a"
     assert data["started_at"] == "2026-11-26T15:38:24Z"
