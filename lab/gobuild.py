@@ -18,12 +18,12 @@ from pathlib import Path
 
 from harness import proc
 from harness.errors import InfraError
+from lab import toolchain
 from lab.pins import Module, PinError, Service
 
 DOWNLOAD_TIMEOUT_S = 1800.0
 BUILD_TIMEOUT_S = 1800.0
 QUERY_TIMEOUT_S = 120.0
-GO_PACKAGE = "golang-go"
 _BUILD_LIST_LINE = re.compile(r"^\s*(?P<kind>mod|dep|=>)\s+(?P<path>\S+)\s+(?P<version>\S+)")
 _REQUIRE = re.compile(r"^(?P<path>[\w.\-~/]+)\s+(?P<version>v\S+?)(?:\s*//.*)?$")
 
@@ -53,19 +53,18 @@ def _env(module: Module | None = None) -> dict[str, str]:
 
 def go_version() -> str:
     """Return the toolchain's version, e.g. ``go1.26.8`` (part of every build step's key)."""
-    return proc.run(["go", "env", "GOVERSION"], timeout_s=QUERY_TIMEOUT_S, package=GO_PACKAGE).stdout.strip()
+    return proc.run([toolchain.go(), "env", "GOVERSION"], timeout_s=QUERY_TIMEOUT_S).stdout.strip()
 
 
 def download(module: Module, scratch: Path) -> ModuleSource:
     """Download `module` at its pinned version; raise `PinError` if its content differs from the pin."""
     scratch.mkdir(parents=True, exist_ok=True)
     done = proc.run(
-        ["go", "mod", "download", "-json", f"{module.path}@{module.version}"],
+        [toolchain.go(), "mod", "download", "-json", f"{module.path}@{module.version}"],
         timeout_s=DOWNLOAD_TIMEOUT_S,
         cwd=scratch,
         env={**_env(module), "GOFLAGS": "-mod=mod"},
         check=False,
-        package=GO_PACKAGE,
     )
     try:
         info = json.loads(done.stdout)
@@ -148,7 +147,7 @@ def ldflags(service: Service, go_mod: str) -> str:
 
 def build_argv(service: Service, go_mod: str, output: Path) -> list[str]:
     """Return the ``go build`` command line of `service`, run in its module's tree."""
-    argv = ["go", "build", "-trimpath", "-buildvcs=false"]
+    argv = [toolchain.go(), "build", "-trimpath", "-buildvcs=false"]
     if service.tags:
         argv.append("-tags=" + ",".join(service.tags))
     return [*argv, "-ldflags=" + ldflags(service, go_mod), "-o", str(output), service.package]
@@ -163,7 +162,6 @@ def build(tree: Path, source: ModuleSource, service: Service, output: Path) -> N
         timeout_s=BUILD_TIMEOUT_S,
         cwd=tree,
         env=_env(source.module),
-        package=GO_PACKAGE,
     )
     check_build_list(service.name, build_list(partial), source.go_mod)
     partial.replace(output)
@@ -171,7 +169,7 @@ def build(tree: Path, source: ModuleSource, service: Service, output: Path) -> N
 
 def build_list(binary: Path) -> dict[str, str]:
     """Return module path → version of every module linked into `binary` (``go version -m``)."""
-    done = proc.run(["go", "version", "-m", str(binary)], timeout_s=QUERY_TIMEOUT_S, package=GO_PACKAGE)
+    done = proc.run([toolchain.go(), "version", "-m", str(binary)], timeout_s=QUERY_TIMEOUT_S)
     modules: dict[str, str] = {}
     for line in done.stdout.splitlines():
         match = _BUILD_LIST_LINE.match(line)

@@ -19,9 +19,9 @@ import tempfile
 from pathlib import Path
 
 import manifests
-from harness import proc
+from harness import labels, proc
 from lab import api as lab
-from lab import podman, service_image
+from lab import podman, service_image, toolchain
 
 PREFIX = "localhost/edgex-smoke-double"
 FAULTY_PREFIX = "localhost/edgex-smoke-double-faulty"
@@ -29,12 +29,12 @@ FAULTY_PREFIX = "localhost/edgex-smoke-double-faulty"
 checks i and g must fail, as product failures."""
 FAULTS = {
     "device-mqtt": "EDGEX_DOUBLE_FAULT=device-mqtt-drops-ingest",
-    "device-virtual": "EDGEX_DOUBLE_FAULT=device-virtual-ignores-put",
+    "device-virtual": "EDGEX_DOUBLE_FAULT=device-virtual-ignores-put,device-virtual-stale-events",
 }
 DOUBLE_VERSION = "0.0.0-edgex-smoke-double"
 SOURCE_DIR = Path(__file__).resolve().parent / "edgex_double"
 DIGEST_LABEL = "edgex-smoke.double-digest"
-TEST_DOUBLE_LABEL = "edgex-smoke.test-double"
+TEST_DOUBLE_LABEL = labels.IMAGE_TEST_DOUBLE
 BUILD_TIMEOUT_S = 900.0
 POSTGRES_ENTRYPOINT = '["/usr/local/bin/edgex-smoke-postgres"]'
 """The lab script initialises PostgreSQL and ignores the upstream image's ``postgres -c ...`` arguments."""
@@ -57,11 +57,10 @@ def build_binary(output: Path) -> None:
     """Build the double into `output`: static, from the committed go.mod and go.sum."""
     output.parent.mkdir(parents=True, exist_ok=True)
     proc.run(
-        ["go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", str(output), "."],
+        [toolchain.go(), "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", str(output), "."],
         timeout_s=BUILD_TIMEOUT_S,
         cwd=SOURCE_DIR,
         env={"CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly"},
-        package="golang-go",
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import InfraError
-from lab import gobuild, pins
+from lab import gobuild, pins, toolchain
 from lab.pins import PinError
 from tests import _goproxy
 
@@ -66,7 +66,7 @@ def test_requirements_reads_single_lines_blocks_and_comments() -> None:
 def test_device_service_reports_its_release_and_the_sdk_its_go_mod_requires() -> None:
     service = pins.parse(DEVICE_PINS).services["device-rest"]
     argv = gobuild.build_argv(service, DEVICE_GO_MOD, Path("/out/device-rest"))
-    assert argv[:4] == ["go", "build", "-trimpath", "-buildvcs=false"]
+    assert argv[:4] == [toolchain.go(), "build", "-trimpath", "-buildvcs=false"]
     assert "-tags=no_openziti" in argv
     assert (
         "-ldflags=-s -w -X github.com/edgexfoundry/device-rest-go.Version=4.0.1 "

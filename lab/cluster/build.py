@@ -41,6 +41,7 @@ from typing import Any
 
 from harness import proc
 from harness.errors import CommandError, InfraError
+from lab import toolchain
 
 log = logging.getLogger(__name__)
 
@@ -527,7 +528,7 @@ def _download(
     wrapper: Wrapper, paths: Paths, specs: Sequence[str], report: Report, name: str
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """Run ``go mod download -json`` on `specs`; return the objects by path and the refusals, verbatim."""
-    argv = ["go", "mod", "download", "-json", *specs]
+    argv = [toolchain.go(), "mod", "download", "-json", *specs]
     paths.root.mkdir(parents=True, exist_ok=True)
     # Outside any module, so that nothing records sums anywhere.
     step, done = run_step(
@@ -602,12 +603,12 @@ def tidy(wrapper: Wrapper, paths: Paths, upstream_mod: str, report: Report) -> N
     """`go mod tidy` and `go mod download` in the wrapper (network), then compare versions with upstream's go.mod."""
     env = go_env(paths, offline=False)
     step, _ = run_step(
-        "tidy", ["go", "mod", "tidy"], paths=paths, env=env, cwd=wrapper.moddir, timeout_s=DOWNLOAD_TIMEOUT_S
+        "tidy", [toolchain.go(), "mod", "tidy"], paths=paths, env=env, cwd=wrapper.moddir, timeout_s=DOWNLOAD_TIMEOUT_S
     )
     report.add(step, "download")
     step, _ = run_step(
         "mod-download",
-        ["go", "mod", "download"],
+        [toolchain.go(), "mod", "download"],
         paths=paths,
         env=env,
         cwd=wrapper.moddir,
@@ -616,7 +617,7 @@ def tidy(wrapper: Wrapper, paths: Paths, upstream_mod: str, report: Report) -> N
     report.add(step, "download")
     step, done = run_step(
         "list-modules",
-        ["go", "list", "-m", "-f", "{{.Path}} {{.Version}}", "all"],
+        [toolchain.go(), "list", "-m", "-f", "{{.Path}} {{.Version}}", "all"],
         paths=paths,
         env=env,
         cwd=wrapper.moddir,
@@ -643,7 +644,7 @@ def build(
         group = [t for t in targets if t.cgo is cgo]
         if not group:
             continue
-        argv = ["go", "build", "-trimpath"]
+        argv = [toolchain.go(), "build", "-trimpath"]
         if wrapper.tags:
             argv += ["-tags", wrapper.tags]
         argv += ["-ldflags", ldflags, "-o", f"{paths.bindir}/", *[t.package for t in group]]
@@ -706,7 +707,7 @@ def run(wrapper: Wrapper, version: str, targets: Sequence[Target], *, cold: bool
     report = Report(label=wrapper.label, root_module=wrapper.root, requested_version=version, cold=cold)
     report.started = datetime.now(UTC).isoformat(timespec="seconds")
     report.loadavg_at_start = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    report.go_version = proc.run(["go", "version"], timeout_s=60, env={"GOTOOLCHAIN": "local"}).stdout.strip()
+    report.go_version = proc.run([toolchain.go(), "version"], timeout_s=60, env={"GOTOOLCHAIN": "local"}).stdout.strip()
     version, objects, upstream_mod = resolve(wrapper, version, report)
     paths = Paths.default(wrapper.label, version)
     if cold:
