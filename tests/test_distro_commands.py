@@ -22,8 +22,8 @@ import pytest
 
 import distros
 import manifests
-from distros import _cluster, _host, _sideload, k3s, kubeedge, microk8s
-from distros._protocol import Deployment, DistroSettings, Target
+from distros import _host, _sideload, k3s, kubeedge, microk8s
+from distros._protocol import DistroSettings, Target
 from harness import proc
 from harness.errors import InfraError, PreflightError
 from harness.vocabulary import ExitCode
@@ -233,50 +233,6 @@ def test_side_load_imports_what_changed_keeps_what_is_there_pulls_upstream_and_n
     assert argvs[4] == ["k3s", "crictl", "pull", "docker.io/library/eclipse-mosquitto:2"]
     assert argvs[5] == ["k3s", "crictl", "pull", "docker.io/library/nginx:1"]
     assert len(argvs) == 6  # localhost/lab/b:1 is never pulled
-
-
-class PodKube:
-    """Answers `Workload.endpoints`' one read of the pod."""
-
-    def __init__(self, pod: dict[str, Any]) -> None:
-        self._pod = pod
-
-    def pod(self, namespace: str, name: str) -> dict[str, Any]:
-        return self._pod
-
-
-def _gateway_pod(*, host_network: bool) -> dict[str, Any]:
-    ports = [
-        {"name": "http", "containerPort": 8000, "hostPort": 8000},
-        {"name": "mqtt", "containerPort": 1884, "hostPort": 1884},
-    ]
-    return {
-        "metadata": {"name": "edgex"},
-        "spec": {
-            "hostNetwork": host_network,
-            "nodeName": "edge-1",
-            "containers": [{"name": "gateway", "ports": ports}],
-        },
-        "status": {"hostIP": "10.1.2.3", "podIP": "10.1.2.3" if host_network else "10.244.0.7"},
-    }
-
-
-@pytest.mark.parametrize(("host_network", "pod_ip"), [(False, "10.244.0.7"), (True, None)])
-def test_workload_endpoints_use_the_node_address_and_host_ports(
-    monkeypatch: pytest.MonkeyPatch, settings: DistroSettings, host_network: bool, pod_ip: str | None
-) -> None:
-    monkeypatch.setattr(_host, "accepts", lambda _host, _port, **_kw: True)
-    kube: Any = PodKube(_gateway_pod(host_network=host_network))
-    workload = _cluster.Workload(lambda: kube, settings, subject="kubeedge")
-    deployment = Deployment(pod="edgex", run_id="r1", created=True, namespace="edgex-smoke-r1")
-    endpoints = workload.endpoints(deployment)
-    assert (endpoints.gateway_url, endpoints.mqtt_host, endpoints.mqtt_port) == (
-        "http://10.1.2.3:8000",
-        "10.1.2.3",
-        1884,
-    )
-    assert endpoints.published_ports == (1884, 8000)
-    assert endpoints.pod_ip == pod_ip  # under hostNetwork the pod has no address of its own
 
 
 # -- k3s -----------------------------------------------------------------------------------------------------

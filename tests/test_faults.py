@@ -32,7 +32,12 @@ def lab_images() -> None:
     lab.ensure_images()
 
 
-ON_KUBERNETES = ("core-data-binary-missing", "core-metadata-wrong-port", "gateway-route-to-closed-port")
+ON_KUBERNETES = (
+    "core-data-binary-missing",
+    "core-metadata-wrong-port",
+    "gateway-route-to-closed-port",
+    "core-data-listens-on-pod-address",
+)
 """A crash, a port and a route fault again on the lab Kubernetes: its restarts back off, its logs come from the API."""
 
 

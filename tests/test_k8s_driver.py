@@ -23,7 +23,7 @@ from typing import Any
 import kubernetes
 import pytest
 
-from distros import Deployment, DistroSettings, Target, _cluster, _kube, local_cluster
+from distros import Deployment, DistroSettings, Target, _kube, local_cluster
 from distros.k8s import K8sDistro
 from harness.errors import InfraError, ManifestError, PreflightError, ReadinessTimeoutError
 from harness.labels import OWNER_PID, RUN_ID, ownership_labels, with_labels
@@ -143,72 +143,6 @@ def test_undeploy_of_a_deployment_this_run_did_not_create_deletes_nothing(tmp_pa
     distro = K8sDistro(_settings(tmp_path, kubeconfig=tmp_path / "absent"))
     target = Target(distro="k8s", name="x", mode="attached", created=False)
     distro.undeploy(target, Deployment(pod="edgex", run_id="old", created=False, namespace="edgex-smoke-old"))
-
-
-class _FakeKube:
-    """Records the calls `K8sDistro.deploy` makes; `apply` fails the way it is told to."""
-
-    def __init__(self, failure: BaseException | None = None, *, refuse: bool = False) -> None:
-        self.calls: list[str] = []
-        self.failure = failure
-        self.refuse = refuse
-
-    def require_namespace_free(self, name: str, run_id: str) -> None:
-        self.calls.append(f"check {name}")
-        if self.refuse:
-            raise PreflightError(f"k8s: namespace {name} already holds 1 object(s)")
-
-    def create_namespace(self, name: str, labels: dict[str, str], progress: object = None) -> None:
-        self.calls.append(f"create {name} run={labels[RUN_ID]}")
-
-    def apply(self, objects: list[dict[str, Any]], namespace: str) -> None:
-        self.calls.append(f"apply {len(objects)} into {namespace}")
-        if self.failure is not None:
-            raise self.failure
-
-    def delete_namespace(self, name: str, timeout_s: float, progress: object = None) -> None:
-        self.calls.append(f"delete {name}")
-
-
-def _deploy_with(tmp_path: Path, kube: _FakeKube, *, keep: bool = False) -> Deployment:
-    settings = _settings(tmp_path, keep=keep)
-    distro = K8sDistro(settings)
-    # A recording stand-in for the API server.
-    distro._work = _cluster.Workload(lambda: kube, settings, subject="k8s")  # type: ignore[arg-type,return-value]
-    objects = small_pod(INFRA_IMAGE, name="edgex", host_port=18000, run_id="unit")
-    return distro.deploy(Target(distro="k8s", name="x", mode="attached", created=False), objects)
-
-
-@pytest.mark.parametrize("failure", [KeyboardInterrupt(), ManifestError("k8s: rejected")])
-def test_an_interrupted_or_failed_apply_removes_the_namespace(tmp_path: Path, failure: BaseException) -> None:
-    kube = _FakeKube(failure)
-    with pytest.raises(type(failure)):
-        _deploy_with(tmp_path, kube)
-    assert kube.calls == [
-        "check edgex-smoke-unit",
-        "create edgex-smoke-unit run=unit",
-        "apply 2 into edgex-smoke-unit",
-        "delete edgex-smoke-unit",
-    ]
-
-
-def test_a_failed_apply_keeps_the_namespace_with_keep(tmp_path: Path) -> None:
-    kube = _FakeKube(KeyboardInterrupt())
-    with pytest.raises(KeyboardInterrupt):
-        _deploy_with(tmp_path, kube, keep=True)
-    assert kube.calls[-1] == "apply 2 into edgex-smoke-unit"
-
-
-def test_a_refused_namespace_is_never_deleted(tmp_path: Path) -> None:
-    kube = _FakeKube(refuse=True)
-    with pytest.raises(PreflightError):
-        _deploy_with(tmp_path, kube)
-    assert kube.calls == ["check edgex-smoke-unit"]
-
-
-def test_deploy_returns_the_pod_in_the_run_namespace(tmp_path: Path) -> None:
-    deployment = _deploy_with(tmp_path, _FakeKube())
-    assert (deployment.pod, deployment.namespace, deployment.created) == ("edgex", "edgex-smoke-unit", True)
 
 
 # -- live: which cluster ------------------------------------------------------------------------------
@@ -420,6 +354,44 @@ def test_a_namespace_holding_objects_is_refused_and_left_alone(
     assert kube.namespace_contents(namespace) == ["configmaps/theirs"]
 
 
+def _interrupt_after_apply(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C right after the API server took the objects: the moment a half-made run is most likely."""
+    apply = _kube.KubeClient.apply
+
+    def apply_then_interrupt(self: _kube.KubeClient, objects: Any, namespace: str) -> Any:
+        apply(self, objects, namespace)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_kube.KubeClient, "apply", apply_then_interrupt)
+
+
+def test_an_interrupted_apply_removes_the_namespace_it_made(
+    live: Live, kube: _kube.KubeClient, driver: K8sDistro, run_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _interrupt_after_apply(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        driver.deploy(driver.up(), _pod(live, run_id))
+    assert _leftovers(kube, run_id) == []
+
+
+def test_an_interrupted_apply_keeps_the_namespace_with_keep(
+    live: Live, kube: _kube.KubeClient, run_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = DistroSettings(
+        run_id=run_id, work_dir=tmp_path, kubeconfig=live.kubeconfig, context=live.context, keep=True
+    )
+    kept = K8sDistro(settings)
+    namespace = _kube.namespace_for(run_id)
+    _interrupt_after_apply(monkeypatch)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            kept.deploy(kept.up(), _pod(live, run_id))
+        assert kube.namespace(namespace) is not None
+        assert "pods/web" in kube.namespace_contents(namespace)
+    finally:
+        kube.delete_namespace(namespace, 120)
+
+
 def test_cluster_scoped_objects_are_refused_and_the_namespace_removed(
     live: Live, kube: _kube.KubeClient, driver: K8sDistro, run_id: str
 ) -> None:
@@ -509,6 +481,40 @@ def test_endpoints_expose_host_ports_and_pod_ip(live: Live, driver: K8sDistro, r
             assert answer.read() == b"hello from the configmap\n"
         digests = distro.image_digests([live.image])
         assert (digests[live.image] or "").startswith("sha256:")
+        # Check c's addresses: the node first, then the pod (the node is this host, so it vouches for both).
+        node, pod = endpoints.client_addresses[:2]
+        assert (node.role, node.gateway_port, node.vouched) == ("node IP", port, True)
+        assert (pod.role, pod.address, pod.vouched) == ("pod IP", endpoints.pod_ip, True)
+        assert {(c.role, c.vouched) for c in endpoints.client_addresses[2:]} <= {("host", False)}
+
+
+def test_endpoints_under_host_network_have_no_pod_address_and_leave_the_node_loopback_out(
+    live: Live, driver: K8sDistro, run_id: str
+) -> None:
+    port = _servers.free_port()
+    objects = _pod(live, run_id, hostNetwork=True)
+    objects[0]["data"]["nginx.conf"] = objects[0]["data"]["nginx.conf"].replace("listen 8080", f"listen {port}")
+    objects[1]["spec"]["containers"][0]["ports"] = [{"name": "http", "containerPort": port, "hostPort": port}]
+    distro = K8sDistro(
+        DistroSettings(
+            run_id=run_id,
+            work_dir=driver.settings.work_dir,
+            kubeconfig=live.kubeconfig,
+            context=live.context,
+            gateway_http_port=port,
+        )
+    )
+    with _deployed(distro, objects) as (target, deployment):
+        distro.wait_deployed(target, deployment, timeout_s=60)
+        endpoints = distro.endpoints(target, deployment)
+        assert endpoints.pod_ip is None  # the pod's address is the node's
+        roles = [(c.role, c.address) for c in endpoints.client_addresses]
+        assert roles[0][0] == "node IP"
+        assert endpoints.gateway_url == f"http://{roles[0][1]}:{port}"
+        assert "pod IP" not in {role for role, _ in roles}
+        assert "127.0.0.1" not in {address for _, address in roles}
+        with urllib.request.urlopen(f"{endpoints.gateway_url}/hello.txt", timeout=10) as answer:
+            assert answer.read() == b"hello from the configmap\n"
 
 
 def test_endpoints_fall_back_to_port_forwarding_when_the_node_is_not_routable(
