@@ -459,18 +459,22 @@ def test_exec_and_port_forward_reach_the_container(live: Live, driver: K8sDistro
                     assert answer.read() == b"hello from the configmap\n"
 
 
+def _with_gateway_port(live: Live, driver: K8sDistro, run_id: str, port: int) -> K8sDistro:
+    """A driver like `driver` whose gateway HTTP port is `port` (the small pod's)."""
+    settings = DistroSettings(
+        run_id=run_id,
+        work_dir=driver.settings.work_dir,
+        kubeconfig=live.kubeconfig,
+        context=live.context,
+        gateway_http_port=port,
+    )
+    return K8sDistro(settings)
+
+
 def test_endpoints_expose_host_ports_and_pod_ip(live: Live, driver: K8sDistro, run_id: str) -> None:
     objects = _pod(live, run_id)
     port = objects[1]["spec"]["containers"][0]["ports"][0]["hostPort"]
-    distro = K8sDistro(
-        DistroSettings(
-            run_id=run_id,
-            work_dir=driver.settings.work_dir,
-            kubeconfig=live.kubeconfig,
-            context=live.context,
-            gateway_http_port=port,
-        )
-    )
+    distro = _with_gateway_port(live, driver, run_id, port)
     with _deployed(distro, objects) as (target, deployment):
         distro.wait_deployed(target, deployment, timeout_s=60)
         endpoints = distro.endpoints(target, deployment)
@@ -495,15 +499,7 @@ def test_endpoints_under_host_network_have_no_pod_address_and_leave_the_node_loo
     objects = _pod(live, run_id, hostNetwork=True)
     objects[0]["data"]["nginx.conf"] = objects[0]["data"]["nginx.conf"].replace("listen 8080", f"listen {port}")
     objects[1]["spec"]["containers"][0]["ports"] = [{"name": "http", "containerPort": port, "hostPort": port}]
-    distro = K8sDistro(
-        DistroSettings(
-            run_id=run_id,
-            work_dir=driver.settings.work_dir,
-            kubeconfig=live.kubeconfig,
-            context=live.context,
-            gateway_http_port=port,
-        )
-    )
+    distro = _with_gateway_port(live, driver, run_id, port)
     with _deployed(distro, objects) as (target, deployment):
         distro.wait_deployed(target, deployment, timeout_s=60)
         endpoints = distro.endpoints(target, deployment)
