@@ -3,7 +3,9 @@
 ``go install k8s.io/kubernetes/cmd/...@vX`` cannot work: Kubernetes' go.mod replaces its staging modules with
 ``./staging/...`` paths and requires them at ``v0.0.0``. A *wrapper module* requires the upstream module and replaces
 each local-path replacement with the published version of the same module (``k8s.io/api => k8s.io/api v0.34.4``).
-The same trick builds etcd's server, whose go.mod replaces its sibling modules with ``../api`` and so on.
+The same trick builds etcd's server, whose go.mod replaces its sibling modules with ``../api`` and so on, and
+KubeEdge's cloudcore and edgecore, whose in-tree ``github.com/kubeedge/{api,beehive}`` the remote proxy refuses
+(``../shared/goproxy`` serves them at the v1.23.1 tag's pseudo-version, see its README).
 
 The wrapper modules are generated into ``lab/cluster/gomod`` (Kubernetes) and ``lab/cluster/gomod-etcd`` (etcd):
 ``go.mod``, ``go.sum``, ``doc.go`` and a ``//go:build tools`` file blank-importing the ``cmd`` packages. Everything
@@ -19,6 +21,7 @@ Usage::
 
     python -m lab.cluster.build kubernetes [--version v1.34.4] [--cold] [--with-proxy] [--kubelet-static]
     python -m lab.cluster.build etcd [--version v3.6.16] [--cold]
+    python -m lab.cluster.build kubeedge [--version v1.23.1] [--cold]
 """
 
 from __future__ import annotations
@@ -283,14 +286,21 @@ def run_step(
     return step, done
 
 
-def go_env(paths: Paths, *, offline: bool, cgo: bool | None = None) -> dict[str, str]:
-    """Return the environment for a go command: two procs, this wrapper's build cache, the local toolchain."""
+def go_env(paths: Paths, *, offline: bool, cgo: bool | None = None, nosumdb: Sequence[str] = ()) -> dict[str, str]:
+    """Return the environment for a go command: two procs, this wrapper's build cache, the local toolchain.
+
+    `nosumdb` lists module paths the public checksum database does not know; their hashes are checked
+    against the go.sum they come with instead.
+    """
     env = {
         "GOMAXPROCS": GOMAXPROCS,
         "GOCACHE": str(paths.gocache),
         "GOTOOLCHAIN": "local",
         "GOFLAGS": "-buildvcs=false",
     }
+    if nosumdb:
+        given = os.environ.get("GONOSUMDB", "")
+        env["GONOSUMDB"] = ",".join(part for part in (given, *nosumdb) if part)
     if offline:
         env["GOPROXY"] = "off"
     if cgo is not None:
@@ -446,6 +456,11 @@ class Wrapper:
     replacement_version: Callable[[str], str]
     ldflags: Callable[[str, dict[str, dict[str, Any]]], list[str]]
     tags: str = ""
+    nosumdb: tuple[str, ...] = ()
+    """Module paths the checksum database does not know (see `go_env`)."""
+    seed_sum: bool = False
+    """Start the wrapper's go.sum from upstream's: the checksum database answers 404 for some of its modules."""
+    tidy_flags: tuple[str, ...] = ()
 
 
 def k8s_staging_version(version: str) -> str:
@@ -521,6 +536,54 @@ ETCD = Wrapper(
 )
 
 
+KUBEEDGE_DEFAULT_VERSION = "v1.23.1"
+KUBEEDGE_IN_TREE = {"v1.23.1": "v0.0.0-20260715120120-1a7ee88d3c61"}
+"""KubeEdge version → the pseudo-version at which ../shared/goproxy serves its in-tree api and beehive modules."""
+KUBEEDGE_IN_TREE_MODULES = ("github.com/kubeedge/api", "github.com/kubeedge/beehive")
+
+
+def kubeedge_in_tree_version(version: str) -> str:
+    """The version of KubeEdge's in-tree modules for a KubeEdge release; an unknown release is one line with the fix."""
+    if version not in KUBEEDGE_IN_TREE:
+        raise InfraError(
+            f"kubeedge {version}: no known version of its in-tree modules (github.com/kubeedge/api, beehive); "
+            f"choose {', '.join(KUBEEDGE_IN_TREE)} or add the pseudo-version to KUBEEDGE_IN_TREE"
+        )
+    return KUBEEDGE_IN_TREE[version]
+
+
+def kubeedge_ldflags(version: str, downloaded: dict[str, dict[str, Any]]) -> list[str]:
+    """The version KubeEdge's own build stamps in (``keadm version`` and the node status read it)."""
+    del downloaded
+    return [f"-X github.com/kubeedge/kubeedge/pkg/version.gitVersion={version}"]
+
+
+KUBEEDGE = Wrapper(
+    label="kubeedge",
+    root="github.com/kubeedge/kubeedge",
+    moddir=HERE / "gomod-kubeedge",
+    module="edgex-smoke/lab/cluster/gomod-kubeedge",
+    targets=(
+        Target("cloudcore", "github.com/kubeedge/kubeedge/cloud/cmd/cloudcore", cgo=False),
+        # edgecore's local store is SQLite through mattn/go-sqlite3: without cgo it links, then dies at start-up.
+        Target("edgecore", "github.com/kubeedge/kubeedge/edge/cmd/edgecore", cgo=True),
+    ),
+    replacement_version=kubeedge_in_tree_version,
+    ldflags=kubeedge_ldflags,
+    nosumdb=KUBEEDGE_IN_TREE_MODULES,
+    seed_sum=True,
+    # tidy also walks the tests of dependencies; one wants the k8s.io/kube-proxy fork, whose zip is refused.
+    # Neither binary needs it.
+    tidy_flags=("-e",),
+)
+WRAPPERS = {"kubernetes": KUBERNETES, "etcd": ETCD, "kubeedge": KUBEEDGE}
+DEFAULT_VERSIONS = {
+    "kubernetes": K8S_DEFAULT_VERSION,
+    "etcd": ETCD_DEFAULT_VERSION,
+    "kubeedge": KUBEEDGE_DEFAULT_VERSION,
+}
+
+
 # --------------------------------------------------------------------------- phases
 
 
@@ -535,7 +598,7 @@ def _download(
         name,
         argv,
         paths=paths,
-        env=go_env(paths, offline=False),
+        env=go_env(paths, offline=False, nosumdb=wrapper.nosumdb),
         cwd=paths.root,
         timeout_s=DOWNLOAD_TIMEOUT_S,
         check=False,
@@ -599,11 +662,25 @@ def write_wrapper(wrapper: Wrapper, upstream_mod: str, version: str) -> None:
     (wrapper.moddir / "tools.go").write_text(render_tools(wrapper.targets))
 
 
+def seed_go_sum(wrapper: Wrapper, upstream_sum: str) -> None:
+    """Add upstream's go.sum lines to the wrapper's (kept in order, no line twice)."""
+    path = wrapper.moddir / "go.sum"
+    lines = path.read_text().splitlines() if path.exists() else []
+    merged = dict.fromkeys([*lines, *upstream_sum.splitlines()])
+    path.write_text("\n".join(line for line in merged if line.strip()) + "\n")
+
+
 def tidy(wrapper: Wrapper, paths: Paths, upstream_mod: str, report: Report) -> None:
     """`go mod tidy` and `go mod download` in the wrapper (network), then compare versions with upstream's go.mod."""
-    env = go_env(paths, offline=False)
+    env = go_env(paths, offline=False, nosumdb=wrapper.nosumdb)
+    tidy_env = {**env, "GOFLAGS": env["GOFLAGS"] + " -mod=mod"} if wrapper.seed_sum else env
     step, _ = run_step(
-        "tidy", [toolchain.go(), "mod", "tidy"], paths=paths, env=env, cwd=wrapper.moddir, timeout_s=DOWNLOAD_TIMEOUT_S
+        "tidy",
+        [toolchain.go(), "mod", "tidy", *wrapper.tidy_flags],
+        paths=paths,
+        env=tidy_env,
+        cwd=wrapper.moddir,
+        timeout_s=DOWNLOAD_TIMEOUT_S,
     )
     report.add(step, "download")
     step, _ = run_step(
@@ -717,6 +794,8 @@ def run(wrapper: Wrapper, version: str, targets: Sequence[Target], *, cold: bool
                 log.info("cold build: removing %s", stale)
                 shutil.rmtree(stale)
     write_wrapper(wrapper, upstream_mod, version)
+    if wrapper.seed_sum:
+        seed_go_sum(wrapper, (Path(objects[wrapper.root]["Dir"]) / "go.sum").read_text())
     tidy(wrapper, paths, upstream_mod, report)
     if build_binaries:
         build(wrapper, paths, targets, objects, report)
@@ -748,8 +827,8 @@ def select_targets(wrapper: Wrapper, names: str | None, *, with_proxy: bool, kub
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; see the module docstring."""
     parser = argparse.ArgumentParser(prog="python -m lab.cluster.build", description=__doc__.split("\n\n")[0])
-    parser.add_argument("project", choices=["kubernetes", "etcd"])
-    parser.add_argument("--version", help=f"default {K8S_DEFAULT_VERSION} / {ETCD_DEFAULT_VERSION}")
+    parser.add_argument("project", choices=sorted(WRAPPERS))
+    parser.add_argument("--version", help=f"default: {DEFAULT_VERSIONS}")
     parser.add_argument("--components", help="comma-separated binary names (default: all but kube-proxy)")
     parser.add_argument("--with-proxy", action="store_true", help="also build kube-proxy (in the static go build)")
     parser.add_argument(
@@ -759,8 +838,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-build", action="store_true", help="only download and write the wrapper module")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    wrapper = KUBERNETES if args.project == "kubernetes" else ETCD
-    version = args.version or (K8S_DEFAULT_VERSION if wrapper is KUBERNETES else ETCD_DEFAULT_VERSION)
+    wrapper = WRAPPERS[args.project]
+    version = args.version or DEFAULT_VERSIONS[args.project]
     try:
         targets = select_targets(
             wrapper, args.components, with_proxy=args.with_proxy, kubelet_static=args.kubelet_static
