@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,6 +50,11 @@ from harness.errors import (
 )
 
 log = logging.getLogger(__name__)
+
+_TAKEN_PORT = re.compile(
+    r"cannot listen on the TCP port: listen tcp4? [^:]*:(?P<port>\d+): bind: address already in use"
+)
+"""podman's words when a hostPort is taken at play time (after preflight found it free: a race)."""
 
 PLAY_TIMEOUT_S = 300.0
 QUICK_TIMEOUT_S = 30.0
@@ -223,6 +229,16 @@ class PodmanDistro:
         pod = _pod_object(objects)
         try:
             self._run("kube", "play", "--start=true", str(manifest), timeout_s=PLAY_TIMEOUT_S)
+        except CommandError as err:
+            if not self.settings.keep:
+                self._kube_down(manifest, _configmap_names(objects))
+            taken = _TAKEN_PORT.search(err.stderr)
+            if taken is None:
+                raise
+            raise InfraError(
+                f"podman: pod {pod['metadata']['name']} could not publish port {taken['port']}: another program "
+                "took it after preflight found it free; run again, or choose other --gateway-ports"
+            ) from err
         except BaseException:
             if not self.settings.keep:
                 self._kube_down(manifest, _configmap_names(objects))

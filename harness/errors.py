@@ -41,6 +41,8 @@ class CommandError(InfraError):
     ) -> None:
         self.argv = list(argv)
         self.returncode = returncode
+        self.stderr = stderr
+        """All of it, for callers that look for one known line; the message carries only `stderr_tail`."""
         self.stderr_tail = tail(stderr)
         head = " ".join(self.argv[:4]) + (" …" if len(self.argv) > 4 else "")
         if timeout_s is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import socket
 import subprocess
 import time
@@ -11,12 +12,22 @@ from pathlib import Path
 
 from harness import proc
 
+TEST_PORTS = range(20000, 32768)
+"""Below Linux's ephemeral range (32768-60999): the kernel never hands these to an outgoing connection, so a
+port found free here stays free until the test binds it (a port from bind(0) could be taken meanwhile)."""
+
 
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """Return a TCP port on every address, below the ephemeral range, that is free right now."""
+    for _ in range(100):
+        port = TEST_PORTS[secrets.randbelow(len(TEST_PORTS))]
+        with socket.socket() as sock:
+            try:
+                sock.bind(("0.0.0.0", port))  # free on every address, as a published port must be
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free TCP port in {TEST_PORTS.start}-{TEST_PORTS.stop - 1} after 100 tries")
 
 
 def wait_for_port(

@@ -8,8 +8,10 @@ and for EdgeX only; the broker, the MQTT client and the HTTP client are real.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -131,14 +133,34 @@ def _run(
     return run, lines
 
 
+@contextmanager
+def _publishing_fresh_events(port: int) -> Iterator[None]:
+    """Publish a new event (origin now, not retained) every 0.2 s, as device-virtual's autoevents do, until exit."""
+    stop = threading.Event()
+
+    def publish() -> None:
+        while not stop.is_set():
+            event = {"deviceName": "Random-Boolean-Device", "origin": time.time_ns()}
+            envelope = {"apiVersion": "v3", "contentType": "application/json", "payload": {"event": event}}
+            paho.mqtt.publish.single(BOOL_TOPIC, json.dumps(envelope), hostname="127.0.0.1", port=port)
+            stop.wait(0.2)
+
+    publisher = threading.Thread(target=publish, daemon=True)
+    publisher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        publisher.join(timeout=5)
+
+
 def test_phases_fill_the_report_and_teardown_removes_the_pod(
     tmp_path: Path, gateway: EdgeXGatewayDouble, mosquitto_port: int
 ) -> None:
-    envelope = {"apiVersion": "v3", "contentType": "application/json", "payload": {"event": {"deviceName": "x"}}}
-    paho.mqtt.publish.single(BOOL_TOPIC, json.dumps(envelope), retain=True, hostname="127.0.0.1", port=mosquitto_port)
     run, lines = _run(tmp_path, gateway, mosquitto_port)
 
-    live = run.start()
+    with _publishing_fresh_events(mosquitto_port):
+        live = run.start()
     run.finish(failed=False)
     report = run.report.to_dict()
 
