@@ -425,12 +425,27 @@ def _stop(state: Layout, component: str, progress: Progress) -> None:
         progress(f"lab-cluster: {component} stopped ({time.monotonic() - started:.1f} s)")
 
 
+GUEST_ORDER = ("edgecore", "edge-containerd", "cloudcore")
+"""The lab KubeEdge's daemons (`lab.kubeedge.api`), in stop order; any other guest stops after them."""
+
+
+def _guests(state: Layout) -> list[str]:
+    """Components recorded in the state directory that are not the cluster's own, in stop order."""
+    recorded = sorted(path.stem for path in state.pids.glob("*.pid")) if state.pids.is_dir() else []
+    guests = [name for name in recorded if name not in COMPONENTS]
+    return sorted(guests, key=lambda name: GUEST_ORDER.index(name) if name in GUEST_ORDER else len(GUEST_ORDER))
+
+
 def _stop_processes(state: Layout, progress: Progress) -> list[str]:
     """Stop pods, then the recorded daemons in reverse start order; return the ones that would not stop.
 
     The controller-manager and the scheduler go first, so that nothing recreates or places the pods being deleted.
+    Daemons that other lab tools recorded in this state directory (the lab KubeEdge's edgecore, its containerd and
+    cloudcore) go before them: they depend on the cluster, never the other way round.
     """
     sandboxes = cni.sandbox_ids(state)
+    for component in _guests(state):
+        _stop(state, component, progress)
     for component in ("kube-scheduler", "kube-controller-manager"):
         _stop(state, component, progress)
     if all(processes.alive(state, c) is not None for c in ("kube-apiserver", "kubelet", "containerd")):

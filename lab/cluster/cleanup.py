@@ -91,9 +91,9 @@ def remove_kubelet_leftovers() -> None:
             directory.rmdir()
 
 
-def remove_pod_cgroups() -> None:
-    """Remove the kubelet's empty ``kubepods`` cgroups, deepest first; busy ones stay."""
-    for hierarchy in CGROUP_ROOT.glob("*/kubepods"):
+def remove_pod_cgroups(name: str = "kubepods") -> None:
+    """Remove the empty `name` cgroups (the kubelet's ``kubepods``, or an edge node's root), deepest first."""
+    for hierarchy in CGROUP_ROOT.glob(f"*/{name}"):
         for directory in sorted(hierarchy.rglob("*"), key=lambda p: len(p.parts), reverse=True):
             if directory.is_dir():
                 with contextlib.suppress(OSError):

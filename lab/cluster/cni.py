@@ -31,15 +31,17 @@ DESCRIPTION = "bridge + host-local + portmap (Debian containernetworking-plugins
 _CHAIN = re.compile(r"-j (CNI-[\w-]+)")
 
 
-def conflist(pod_cidr: str, ipam_dir: Path) -> dict[str, Any]:
-    """Return the network configuration list for pods on `pod_cidr`."""
+def conflist(
+    pod_cidr: str, ipam_dir: Path, *, bridge: str = layout.BRIDGE, network: str = layout.CNI_NETWORK
+) -> dict[str, Any]:
+    """Return the network configuration list for pods on `pod_cidr` (the lab KubeEdge's edge node has its own)."""
     return {
         "cniVersion": CNI_VERSION,
-        "name": layout.CNI_NETWORK,
+        "name": network,
         "plugins": [
             {
                 "type": "bridge",
-                "bridge": layout.BRIDGE,
+                "bridge": bridge,
                 "isGateway": True,
                 "ipMasq": True,
                 "hairpinMode": True,
@@ -55,12 +57,13 @@ def conflist(pod_cidr: str, ipam_dir: Path) -> dict[str, Any]:
     }
 
 
-def write(state: Layout, pod_cidr: str) -> Path:
+def write(state: Layout, pod_cidr: str, *, bridge: str = layout.BRIDGE, network: str = layout.CNI_NETWORK) -> Path:
     """Write the conflist for `pod_cidr` atomically (containerd watches the directory); return its path."""
     state.cni_conf_dir.mkdir(parents=True, exist_ok=True)
     target = state.cni_conf_dir / CONFLIST_NAME
     partial = state.cni_conf_dir / f".{CONFLIST_NAME}.partial"
-    partial.write_text(json.dumps(conflist(pod_cidr, state.cni_ipam_dir), indent=2) + "\n")
+    document = conflist(pod_cidr, state.cni_ipam_dir, bridge=bridge, network=network)
+    partial.write_text(json.dumps(document, indent=2) + "\n")
     partial.replace(target)
     return target
 

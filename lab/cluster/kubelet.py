@@ -28,6 +28,21 @@ from lab.cluster.pki import Pki
 
 RESOLV_CONF = Path("/etc/resolv.conf")
 
+DISK_POLICY: dict[str, Any] = {
+    # Hosts shared with builds fill their disks: evict only when really short. Side-loaded images cannot be
+    # pulled again (there is no registry), so image garbage collection is off (a high threshold of 100).
+    "evictionHard": {
+        "memory.available": "100Mi",
+        "nodefs.available": "2%",
+        "nodefs.inodesFree": "2%",
+        "imagefs.available": "2%",
+    },
+    "imageGCHighThresholdPercent": 100,
+    "imageGCLowThresholdPercent": 99,
+    "serializeImagePulls": False,
+}
+"""Eviction and image garbage collection for this kind of host; the lab KubeEdge's edge node uses it too."""
+
 
 def config(state: Layout, pki: Pki) -> dict[str, Any]:
     """Return the KubeletConfiguration document."""
@@ -61,17 +76,7 @@ def config(state: Layout, pki: Pki) -> dict[str, Any]:
         "registerNode": True,
         "podLogsDir": str(state.kubelet / "pod-logs"),
         "volumePluginDir": str(state.kubelet / "volume-plugins"),
-        # Hosts shared with builds fill their disks: evict only when really short. Side-loaded images cannot be
-        # pulled again (there is no registry), so image garbage collection is off (a high threshold of 100).
-        "evictionHard": {
-            "memory.available": "100Mi",
-            "nodefs.available": "2%",
-            "nodefs.inodesFree": "2%",
-            "imagefs.available": "2%",
-        },
-        "imageGCHighThresholdPercent": 100,
-        "imageGCLowThresholdPercent": 99,
-        "serializeImagePulls": False,
+        **DISK_POLICY,
     }
 
 
