@@ -66,7 +66,7 @@ DISTROS: dict[str, Registered] = {
     "k8s": Registered("distros.k8s:K8sDistro", local_provision=True),
     "k3s": Registered("distros.k3s:K3sDistro"),
     "microk8s": Registered("distros.microk8s:MicroK8sDistro"),
-    "kubeedge": Registered("distros.kubeedge:KubeEdgeDistro"),
+    "kubeedge": Registered("distros.kubeedge:KubeEdgeDistro", local_provision=True),
 }
 """The one list of targets: options, help, docs, tests and the table all derive from it."""
 

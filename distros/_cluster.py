@@ -83,7 +83,7 @@ class Workload:
             self._kube.close()
             self._kube = None
 
-    def _namespace(self, deployment: Deployment) -> str:
+    def namespace_of(self, deployment: Deployment) -> str:
         if deployment.namespace is None:
             raise InfraError(
                 f"{self.subject}: deployment of pod {deployment.pod} has no namespace; "
@@ -191,11 +191,11 @@ class Workload:
 
     def wait_deployed(self, deployment: Deployment, *, timeout_s: float) -> None:
         """Watch the pod until every container is ready; stop early with the reason when it cannot."""
-        self.kube.wait_pod_ready(self._namespace(deployment), deployment.pod, timeout_s, self.settings.progress)
+        self.kube.wait_pod_ready(self.namespace_of(deployment), deployment.pod, timeout_s, self.settings.progress)
 
     def containers(self, deployment: Deployment) -> list[ContainerState]:
         """State of every container of the pod."""
-        return self.kube.container_states(self._namespace(deployment), deployment.pod)
+        return self.kube.container_states(self.namespace_of(deployment), deployment.pod)
 
     def endpoints(self, deployment: Deployment) -> Endpoints:
         """The gateway's hostPorts on the IP of the pod's node; port-forwards if that IP is not routable.
@@ -206,7 +206,7 @@ class Workload:
         key = f"{deployment.namespace}/{deployment.pod}"
         if key in self._endpoints:
             return self._endpoints[key]
-        namespace = self._namespace(deployment)
+        namespace = self.namespace_of(deployment)
         pod = self.kube.pod(namespace, deployment.pod)
         if pod is None:
             raise InfraError(f"{self.subject}: pod {key} does not exist; was it deleted?")
@@ -260,7 +260,7 @@ class Workload:
 
     def logs(self, deployment: Deployment, container: str, *, tail_lines: int) -> str:
         """The container's last lines: of its previous run if it restarted (that run's end says why); never raises."""
-        namespace = self._namespace(deployment)
+        namespace = self.namespace_of(deployment)
         try:
             states = {s.name: s for s in self.kube.container_states(namespace, deployment.pod)}
             state = states.get(container)
@@ -273,7 +273,7 @@ class Workload:
 
     def container_host(self, deployment: Deployment, container: str) -> Any:
         """A testinfra host running commands in one container through the API server's exec."""
-        return self.kube.container_host(self._namespace(deployment), deployment.pod, container)
+        return self.kube.container_host(self.namespace_of(deployment), deployment.pod, container)
 
     def image_digests(self, images: Sequence[str]) -> dict[str, str | None]:
         """Map each image reference of the last deployment to the digest its container runs."""
@@ -294,7 +294,7 @@ class Workload:
     def pod_uid(self, deployment: Deployment) -> str | None:
         """The pod's UID (names its log directory on the node), or None; never raises."""
         try:
-            pod = self.kube.pod(self._namespace(deployment), deployment.pod)
+            pod = self.kube.pod(self.namespace_of(deployment), deployment.pod)
         except SmokeError:
             return None
         return str(((pod or {}).get("metadata") or {}).get("uid") or "") or None
@@ -310,13 +310,18 @@ class Workload:
             log.warning("%s: diagnostics incomplete: %s", self.subject, err)
         return saved
 
-    def undeploy(self, deployment: Deployment) -> None:
-        """Delete the run's namespace and wait until it is gone (only if this run created it)."""
+    def undeploy(self, deployment: Deployment, *, force_pods: bool = False) -> None:
+        """Delete the run's namespace and wait until it is gone (only if this run created it).
+
+        `force_pods` deletes its pods at once, for a node that cannot confirm their end (see `KubeClient`).
+        """
         self._endpoints.pop(f"{deployment.namespace}/{deployment.pod}", None)
         self._forwards.close()
         if not deployment.created:
             return
-        self.kube.delete_namespace(self._namespace(deployment), DELETE_TIMEOUT_S, self.settings.progress)
+        self.kube.delete_namespace(
+            self.namespace_of(deployment), DELETE_TIMEOUT_S, self.settings.progress, force_pods=force_pods
+        )
         if self._deployment == deployment:
             self._deployment = None
 

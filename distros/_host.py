@@ -246,20 +246,25 @@ def save_unit_log(unit: str, log_files: Sequence[Path], dest: Path) -> list[Path
     return saved
 
 
-def pod_log_dir(namespace: str, pod: str, uid: str) -> Path:
+POD_LOGS_DIR = Path("/var/log/pods")
+
+
+def pod_log_dir(namespace: str, pod: str, uid: str, *, base: Path = POD_LOGS_DIR) -> Path:
     """Where the kubelet (or edgecore's edged) keeps a pod's container logs on its node."""
-    return Path("/var/log/pods") / f"{namespace}_{pod}_{uid}"
+    return base / f"{namespace}_{pod}_{uid}"
 
 
-def save_pod_log_files(namespace: str, pod: str, uid: str | None, dest: Path) -> list[Path]:
-    """Copy the tails of the pod's container log files from this host's ``/var/log/pods``; never raises.
+def save_pod_log_files(
+    namespace: str, pod: str, uid: str | None, dest: Path, *, base: Path = POD_LOGS_DIR
+) -> list[Path]:
+    """Copy the tails of the pod's container log files from this host's `base` (``/var/log/pods``); never raises.
 
     The fallback where the API server cannot stream logs (KubeEdge without CloudStream).
     """
     if uid is None:
         return []
     saved: list[Path] = []
-    root = pod_log_dir(namespace, pod, uid)
+    root = pod_log_dir(namespace, pod, uid, base=base)
     try:
         files = sorted(root.glob("*/*.log"))
     except OSError:

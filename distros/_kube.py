@@ -40,6 +40,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -728,6 +729,20 @@ class KubeClient:
         found = self._call(f"read node {name}", self._core.read_node, name, allow=(404,))
         return None if found is None else dict(self._plain(found))
 
+    def node_lease_age_s(self, name: str) -> float | None:
+        """Seconds since node `name` last renewed its lease in ``kube-node-lease``; None without a lease.
+
+        A node agent renews it every quarter of the lease duration (10 s by default), so an old lease
+        tells long before the node's Ready condition (50 s grace) that the agent stopped.
+        """
+        path = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}"
+        lease = self._call(f"read the lease of node {name}", self._raw, "GET", path, allow=(404,))
+        renewed = ((lease or {}).get("spec") or {}).get("renewTime")
+        if not renewed:
+            return None
+        moment = datetime.fromisoformat(str(renewed).replace("Z", "+00:00"))
+        return (datetime.now(UTC) - moment).total_seconds()
+
     def nodes(self) -> list[KubeObject]:
         """Every node as a plain dict."""
         return list(self._plain(self._call("list nodes", self._core.list_node)).get("items") or [])
@@ -1212,14 +1227,21 @@ class KubeClient:
     # -- deletion and reaping ---------------------------------------------------------------------------
 
     def delete_namespace(
-        self, name: str, timeout_s: float = DELETE_TIMEOUT_S, progress: Progress = no_progress
+        self,
+        name: str,
+        timeout_s: float = DELETE_TIMEOUT_S,
+        progress: Progress = no_progress,
+        *,
+        force_pods: bool = False,
     ) -> None:
         """Delete namespace `name` and wait (watch) until it is gone; a missing namespace is fine.
 
-        Its pods are deleted first (with their grace period): the namespace controller would
-        get to them only after its own discovery pass, which doubles the time to gone.
+        Its pods are deleted first (with their grace period, or at once with `force_pods`: a node
+        that lost its agent never confirms a pod's end): the namespace controller would get to them
+        only after its own discovery pass, which doubles the time to gone.
         """
-        self._call(f"delete pods in {name}", self._core.delete_collection_namespaced_pod, name, allow=(404,))
+        grace = {"grace_period_seconds": 0} if force_pods else {}
+        self._call(f"delete pods in {name}", self._core.delete_collection_namespaced_pod, name, allow=(404,), **grace)
         self._call(f"delete namespace {name}", self._core.delete_namespace, name, allow=(404, 409))
         self.wait_namespaces_gone([name], timeout_s, progress)
 
@@ -1260,7 +1282,15 @@ class KubeClient:
             if run_labels.is_leftover(labels, current_run_id=current_run_id):
                 doomed[ns["metadata"]["name"]] = labels.get(run_labels.RUN_ID, "?")
         for name in doomed:
-            self._call(f"delete pods in {name}", self._core.delete_collection_namespaced_pod, name, allow=(404,))
+            # At once: the run that made them is dead, and a pod on a node whose agent is gone (a lost edge
+            # node) would never confirm a graceful end, leaving the namespace Terminating for good.
+            self._call(
+                f"delete pods in {name}",
+                self._core.delete_collection_namespaced_pod,
+                name,
+                allow=(404,),
+                grace_period_seconds=0,
+            )
             self._call(f"delete namespace {name}", self._core.delete_namespace, name, allow=(404, 409))
         if doomed:
             self.wait_namespaces_gone(doomed, timeout_s, progress)

@@ -1,7 +1,11 @@
 """kubeedge: EdgeX on a KubeEdge edge node of a host cluster (k3s, microk8s or k8s) given by kubeconfig.
 
 KubeEdge is not a cluster by itself: CloudCore runs in a host cluster, and edge
-nodes run edgecore instead of a kubelet. The host cluster always comes from
+nodes run edgecore instead of a kubelet. With ``--provision local``, the edge node
+running on this host next to a local cluster is used, as its descriptor tells
+(`distros.local_cluster`; in this repository, the lab KubeEdge: ``python -m lab.kubeedge up``):
+its cluster's kubeconfig, the edge node's name and its own containerd, into which
+images are side-loaded. Otherwise the host cluster comes from
 ``--kubeconfig`` (any of the other distros can provide it); then, decided in
 `preflight` with nothing created there:
 - the host cluster already has a Ready edge node: attach to it, change nothing;
@@ -49,15 +53,16 @@ import logging
 import os
 import re
 import socket
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from distros import _cluster, _host, _hostcheck, _kube, _sideload
+from distros import _cluster, _ctr_exec, _host, _hostcheck, _kube, _sideload, local_cluster
 from distros._protocol import Deployment, DistroSettings, Fingerprint, KubeObject, Target
 from harness import proc
-from harness.errors import InfraError, PreflightError, SmokeError
+from harness.errors import InfraError, PreflightError, ReadinessBlockedError, ReadinessTimeoutError, SmokeError
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +80,14 @@ QUICK_TIMEOUT_S = 60.0
 EDGECORE_DROPIN = Path("/etc/systemd/system/edgecore.service.d/10-edgex-smoke.conf")
 EDGECORE_ENV = {"CHECK_EDGECORE_ENVIRONMENT": "false"}
 
+EDGE_CHECK_S = 10.0
+"""How often a readiness wait looks at the edge node's Ready condition and lease."""
+EDGE_LEASE_STALE_S = 25.0
+"""An edge node whose lease is older has missed two renewals (every 10 s): its edgecore stopped or lost the cloud."""
+LOG_FACT_SUFFIX = "_log"
+"""Descriptor facts ending so are log files of the local edge (edgecore's, cloudcore's), for diagnostics only."""
+POD_LOGS_FACT = "pod_logs_dir"
+"""The descriptor fact naming where the local edge node keeps pods' log files (``podLogsDir``)."""
 ENV_VERSION = "EDGEX_SMOKE_KUBEEDGE_VERSION"
 ENV_KEADM = "EDGEX_SMOKE_KEADM"
 ENV_ADVERTISE = "EDGEX_SMOKE_KUBEEDGE_ADVERTISE_ADDRESS"
@@ -203,6 +216,18 @@ def edgecore_dropin() -> str:
     return f"# Written by edgex-smoke for the edge node it joined; removed by its teardown.\n[Service]\n{lines}"
 
 
+def edge_node_state(node: KubeObject) -> str:
+    """``NotReady (…reason…)`` from the node's Ready condition: why an edge node cannot take pods now."""
+    conditions = (node.get("status") or {}).get("conditions") or []
+    ready = next((c for c in conditions if c.get("type") == "Ready"), None)
+    if ready is None:
+        return "NotReady (no Ready condition yet)"
+    if ready.get("status") == "True":
+        return "Ready"
+    detail = ready.get("reason") or ready.get("message") or f"Ready={ready.get('status')}"
+    return f"NotReady ({detail})"
+
+
 def same_version(a: str, b: str) -> bool:
     """True if two KubeEdge versions are equal, with or without the leading ``v``."""
     return a.removeprefix("v") == b.removeprefix("v")
@@ -226,10 +251,18 @@ class KubeEdgeDistro(_cluster.ClusterDistro):
         self._edge_node: str | None = None
         self._dropin_written = False
         self._keadm: str | None = None
+        self._local: local_cluster.LocalCluster | None = None
+
+    def _local_edge(self) -> local_cluster.LocalCluster:
+        if self._local is None:
+            self._local = local_cluster.read(edge=True)
+        return self._local
 
     # -- helpers -----------------------------------------------------------------
 
     def _host_kubeconfig(self) -> Path:
+        if self.settings.provision == "local":
+            return self._local_edge().kubeconfig
         if self.settings.kubeconfig is None:
             raise PreflightError(
                 "kubeedge: needs a host cluster for CloudCore and none was given; pass --kubeconfig of a k3s, "
@@ -238,14 +271,23 @@ class KubeEdgeDistro(_cluster.ClusterDistro):
         return self.settings.kubeconfig
 
     def _connection(self) -> tuple[Path, str | None]:
+        if self.settings.provision == "local":
+            return self._local_edge().kubeconfig, None
         return self._host_kubeconfig(), self.settings.context
 
     def _node_runtime(self) -> _sideload.NodeRuntime | None:
+        if self.settings.provision == "local":
+            edge = self._local_edge()
+            return _sideload.NodeRuntime(
+                ctr=("ctr", "--address", str(edge.containerd_address)), namespace=edge.containerd_namespace
+            )
         if self._edge_is_local() and _host.tool("ctr") is not None:
             return node_runtime(self.config.runtime_endpoint)
         return None
 
     def _provision_fact(self) -> str:
+        if self.settings.provision == "local":
+            return "local"
         return self._plan or "unknown"
 
     def _find_keadm(self) -> str | None:
@@ -312,7 +354,7 @@ class KubeEdgeDistro(_cluster.ClusterDistro):
         )
 
     def _edge_is_local(self) -> bool:
-        if self._edge_joined:
+        if self._edge_joined or self.settings.provision == "local":
             return True
         try:
             nodes = self._edge_nodes(ready_only=False)
@@ -330,6 +372,11 @@ class KubeEdgeDistro(_cluster.ClusterDistro):
         """Host cluster reachable; a Ready edge node to use, or everything needed to join this host."""
         workload = self._workload()
         workload.kube.check_reachable()
+        if self.settings.provision == "local":
+            self._require_local_edge_ready()
+            if not self.settings.reuse:
+                workload.check_gateway_ports()
+            return
         ready = self._edge_nodes(ready_only=True)
         if ready:
             self._plan = "attach"
@@ -352,6 +399,18 @@ class KubeEdgeDistro(_cluster.ClusterDistro):
                 subject="kubeedge (the edge is this host and the pod uses hostNetwork)",
                 fix="stop what holds it (a host mosquitto holds 1883), or use --gateway-ports",
             )
+
+    def _require_local_edge_ready(self) -> None:
+        """The local edge node exists and is Ready; else one line naming it, its state and the fix."""
+        name = self._local_edge().node_name
+        self._edge_node = name
+        state = self._edge_node_lost()
+        if state is not None:
+            raise PreflightError(
+                f"kubeedge: --provision local: edge node {name} is {state}; is edgecore running and connected "
+                f"to cloudcore? restart it with 'python -m lab.kubeedge down' and 'python -m lab.kubeedge up'"
+            )
+        self._plan = "attach"
 
     def up(self) -> Target:
         """Attach to the Ready edge node, or install CloudCore (if missing) and join this host."""
@@ -411,6 +470,63 @@ class KubeEdgeDistro(_cluster.ClusterDistro):
         kube.check_reachable()
         return Target(distro=self.name, name=self._edge_node, mode="provisioned", created=True)
 
+    def wait_deployed(self, target: Target, deployment: Deployment, *, timeout_s: float) -> None:
+        """Watch the pod until every container is ready, in slices; between them, the edge node must be Ready.
+
+        A pod bound to an edge node whose edgecore stopped or lost cloudcore never starts, and the API
+        server only learns it from the node's Ready condition: the wait then ends at once, naming the node.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self._require_edge_node_ready(deployment)
+            left = deadline - time.monotonic()
+            try:
+                super().wait_deployed(target, deployment, timeout_s=max(min(left, EDGE_CHECK_S), 1.0))
+                return
+            except ReadinessTimeoutError as err:
+                if isinstance(err, ReadinessBlockedError) or time.monotonic() >= deadline:
+                    raise
+
+    def undeploy(self, target: Target, deployment: Deployment) -> None:
+        """Delete the run's namespace; its pods at once when the edge node is lost (it would never confirm)."""
+        self._workload().undeploy(deployment, force_pods=self._edge_node_lost() is not None)
+
+    def _edge_node_lost(self) -> str | None:
+        """Why the edge node cannot run pods now (its state), or None while its edgecore reports."""
+        name = self._edge_node
+        if name is None:
+            return None
+        kube = self._workload().kube
+        node = kube.node(name)
+        if node is None:
+            return "gone from the cluster"
+        if not _kube.node_is_ready(node):
+            return edge_node_state(node)
+        age_s = kube.node_lease_age_s(name)
+        if age_s is not None and age_s > EDGE_LEASE_STALE_S:
+            return f"NotReady (disconnected: edgecore last renewed its lease {age_s:.0f} s ago)"
+        return None
+
+    def _require_edge_node_ready(self, deployment: Deployment) -> None:
+        name = self._edge_node
+        state = self._edge_node_lost()
+        if state is None:
+            return
+        raise ReadinessBlockedError(
+            f"kubeedge: edge node {name} is {state}, so pod {deployment.namespace}/{deployment.pod} cannot start "
+            "there: edgecore stopped or lost its connection to cloudcore; see edgecore's log in the diagnostics"
+        )
+
+    def container_host(self, target: Target, deployment: Deployment, container: str) -> Any:
+        """A testinfra host for one container: ``ctr tasks exec`` on a local edge node (no CloudStream needed)."""
+        runtime = self._node_runtime() if self.settings.provision == "local" else None
+        if runtime is None:
+            return super().container_host(target, deployment, container)
+        pod = self._workload().kube.pod(self._workload().namespace_of(deployment), deployment.pod)
+        if pod is None:
+            raise InfraError(f"kubeedge: pod {deployment.namespace}/{deployment.pod} does not exist; was it deleted?")
+        return _ctr_exec.container_host(runtime, pod, container)
+
     def wait_ready(self, target: Target, *, timeout_s: float) -> None:
         """Wait until the edge node is Ready (edgecore registered and CloudHub connected)."""
 
@@ -446,6 +562,9 @@ class KubeEdgeDistro(_cluster.ClusterDistro):
                 facts["keadm_version"] = parse_keadm_version(done.stdout) or "unknown"
             except SmokeError as err:
                 log.info("kubeedge: cannot read keadm's version: %s", err)
+        if self.settings.provision == "local":
+            local_paths = (LOG_FACT_SUFFIX, POD_LOGS_FACT)
+            facts.update({k: v for k, v in self._local_edge().facts.items() if not k.endswith(local_paths)})
         facts["distro_build"] = f"KubeEdge {facts['edgecore_version']} on {facts.get('kubernetes_version', '?')}"
         return Fingerprint(facts=facts)
 
@@ -463,11 +582,19 @@ class KubeEdgeDistro(_cluster.ClusterDistro):
                 saved += workload.kube.collect_diagnostics(CLOUD_NAMESPACE, pod["metadata"]["name"], dest / "cloudcore")
         except Exception as err:  # best effort by contract
             log.warning("kubeedge: API diagnostics incomplete: %s", err)
-        if self._edge_is_local():
+        pod_logs = _host.POD_LOGS_DIR
+        if self.settings.provision == "local":
+            facts = self._local_edge().facts
+            for key, path in facts.items():
+                if key.endswith(LOG_FACT_SUFFIX) and (found := _host.save_tail(Path(path), dest / Path(path).name)):
+                    saved.append(found)
+            pod_logs = Path(facts.get(POD_LOGS_FACT, str(pod_logs)))
+        elif self._edge_is_local():
             saved += _host.save_unit_log(EDGECORE_UNIT, EDGECORE_LOGS, dest / "edgecore")
-            if deployment is not None and deployment.namespace is not None and self._work is not None:
-                uid = self._work.pod_uid(deployment)
-                saved += _host.save_pod_log_files(deployment.namespace, deployment.pod, uid, dest / "edge-pod-logs")
+        namespace = deployment.namespace if deployment is not None else None
+        if deployment is not None and namespace is not None and self._work is not None and self._edge_is_local():
+            uid = self._work.pod_uid(deployment)
+            saved += _host.save_pod_log_files(namespace, deployment.pod, uid, dest / "edge-pod-logs", base=pod_logs)
         return saved
 
     def down(self, target: Target) -> None:

@@ -11,6 +11,11 @@ the cluster stops. It tells the k8s driver three things it cannot find out by it
 
 The product never starts or stops that cluster: a missing file is a preflight line that says how
 to start one.
+
+A KubeEdge edge node run on this host next to that cluster (in this repository, the lab KubeEdge:
+``python -m lab.kubeedge up``) writes a second file of the same shape, ``local-kubeedge.json``: the
+cluster's kubeconfig, the *edge* node's name and its own containerd, and facts such as the KubeEdge
+version. ``--distro kubeedge --provision local`` reads it.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ from harness.errors import PreflightError
 
 FILE_NAME = "local-cluster.json"
 ENV_STATE_DIR = "EDGEX_SMOKE_CLUSTER_STATE"
+EDGE_FILE_NAME = "local-kubeedge.json"
 START_HINT = "start it with 'python -m lab.cluster up' (make lab-cluster) in an edgex-smoke checkout"
+EDGE_START_HINT = "start it with 'python -m lab.kubeedge up' (make lab-kubeedge) in an edgex-smoke checkout"
 
 
 def state_dir() -> Path:
@@ -41,6 +48,11 @@ def state_dir() -> Path:
 def descriptor_path() -> Path:
     """Where the running local cluster's descriptor is: ``<state dir>/local-cluster.json``."""
     return state_dir() / FILE_NAME
+
+
+def edge_descriptor_path() -> Path:
+    """Where the running local KubeEdge edge node's descriptor is: ``<state dir>/local-kubeedge.json``."""
+    return state_dir() / EDGE_FILE_NAME
 
 
 @dataclass(frozen=True)
@@ -70,21 +82,24 @@ class LocalCluster:
         partial.replace(path)
 
 
-def read(path: Path | None = None) -> LocalCluster:
-    """Read the descriptor of the running local cluster.
+def read(path: Path | None = None, *, edge: bool = False) -> LocalCluster:
+    """Read the descriptor of the running local cluster (`edge`: of the local KubeEdge edge node).
 
     Raises:
-        PreflightError: No descriptor (no cluster runs), or one that cannot be read or lacks a field.
+        PreflightError: No descriptor (none runs), or one that cannot be read or lacks a field.
     """
-    path = path or descriptor_path()
+    path = path or (edge_descriptor_path() if edge else descriptor_path())
+    subject, what, hint = (
+        ("kubeedge", "KubeEdge edge node", EDGE_START_HINT) if edge else ("k8s", "cluster", START_HINT)
+    )
     try:
         raw = json.loads(path.read_text())
     except FileNotFoundError:
-        raise PreflightError(f"k8s: --provision local: no local cluster is running (no {path}); {START_HINT}") from None
+        raise PreflightError(f"{subject}: --provision local: no local {what} is running (no {path}); {hint}") from None
     except (OSError, ValueError) as err:
         raise PreflightError(
-            f"k8s: --provision local: cannot read the local cluster's descriptor {path} ({err}); "
-            f"restart the cluster so it writes the file anew ({START_HINT})"
+            f"{subject}: --provision local: cannot read the local {what}'s descriptor {path} ({err}); "
+            f"restart it so it writes the file anew ({hint})"
         ) from None
     try:
         containerd = raw["containerd"]
@@ -97,6 +112,6 @@ def read(path: Path | None = None) -> LocalCluster:
         )
     except (KeyError, TypeError, AttributeError) as err:
         raise PreflightError(
-            f"k8s: --provision local: the descriptor {path} lacks {err}; restart the cluster so it writes the file "
-            f"anew ({START_HINT})"
+            f"{subject}: --provision local: the descriptor {path} lacks {err}; restart it so it writes the file "
+            f"anew ({hint})"
         ) from None

@@ -22,7 +22,7 @@ import pytest
 
 import distros
 import manifests
-from distros import _host, _sideload, k3s, kubeedge, microk8s
+from distros import _ctr_exec, _host, _sideload, k3s, kubeedge, local_cluster, microk8s
 from distros._protocol import DistroSettings, Target
 from harness import proc
 from harness.errors import InfraError, PreflightError
@@ -734,3 +734,43 @@ def test_plugin_run_on_this_machine_stops_at_preflight(distro: str, tmp_path: Pa
     recorded = json.loads(report.read_text())
     assert recorded["outcome"] == "infra-error"
     assert recorded["error"]["phase"] == "provision"
+
+
+@pytest.mark.parametrize(
+    ("conditions", "state"),
+    [
+        ([{"type": "Ready", "status": "True"}], "Ready"),
+        ([{"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown"}], "NotReady (NodeStatusUnknown)"),
+        ([{"type": "Ready", "status": "False"}], "NotReady (Ready=False)"),
+        ([], "NotReady (no Ready condition yet)"),
+    ],
+)
+def test_kubeedge_names_the_edge_nodes_state(conditions: list[dict[str, str]], state: str) -> None:
+    assert kubeedge.edge_node_state({"status": {"conditions": conditions}}) == state
+
+
+def test_kubeedge_local_provisioning_without_a_local_edge_node_says_how_to_start_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(local_cluster.ENV_STATE_DIR, str(tmp_path))
+    driver = kubeedge.KubeEdgeDistro(DistroSettings(run_id="r1", work_dir=tmp_path, provision="local"))
+    with pytest.raises(PreflightError) as caught:
+        driver.preflight([])
+    assert str(caught.value) == (
+        f"kubeedge: --provision local: no local KubeEdge edge node is running (no {tmp_path / 'local-kubeedge.json'}); "
+        f"{local_cluster.EDGE_START_HINT}"
+    )
+
+
+def test_ctr_exec_runs_a_shell_in_the_pods_container_by_its_containerd_id() -> None:
+    runtime = _sideload.NodeRuntime(ctr=("ctr", "--address", "/run/edge/containerd.sock"))
+    pod = {"metadata": {"name": "edgex"}, "status": {"containerStatuses": [
+        {"name": "core-data", "containerID": "containerd://abc123"},
+    ]}}  # fmt: skip
+    assert _ctr_exec.container_id(pod, "core-data") == "abc123"
+    argv = _ctr_exec.exec_argv(runtime, "abc123", "test -f /x")
+    assert argv[:7] == ["ctr", "--address", "/run/edge/containerd.sock", "--namespace", "k8s.io", "tasks", "exec"]
+    assert argv[7] == "--exec-id" and argv[8].startswith("edgex-smoke-")
+    assert argv[9:] == ["abc123", "/bin/sh", "-c", "test -f /x"]
+    with pytest.raises(InfraError, match="pod edgex: container database has no containerd ID yet"):
+        _ctr_exec.container_id(pod, "database")

@@ -100,7 +100,7 @@ def test_a_broken_local_cluster_descriptor_is_one_line_with_the_fix(
     with pytest.raises(PreflightError) as caught:
         K8sDistro(_settings(tmp_path, provision="local")).preflight([])
     message = str(caught.value)
-    assert problem in message and "restart the cluster so it writes the file anew" in message
+    assert problem in message and "restart it so it writes the file anew" in message
     assert "\n" not in message
 
 
