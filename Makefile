@@ -31,21 +31,26 @@ ifneq ($(wildcard /sys/fs/cgroup/unified/.),)
 export CONTAINERS_CONF ?= $(CURDIR)/.ci/containers.conf
 endif
 
-.PHONY: smoke test unit lint bench lab-images lab-cluster lab-cluster-down table publish host-packages venv clean
+.PHONY: smoke test unit lint bench lab-images lab-cluster lab-cluster-down lab-kubeedge lab-kubeedge-down table publish host-packages venv clean
 
 # IMAGES=lab builds (or reuses) the lab images first; IMAGES=auto tries to, and the run then uses
 # upstream images if they can be pulled, else the lab images. PROVISION=local starts the lab cluster
-# first and stops it afterwards if this target started it. The harness never builds or starts either.
+# (and with DISTRO=kubeedge the lab KubeEdge on it) first, and stops afterwards what this target
+# started. The harness never builds or starts either.
 smoke: host-packages venv
 ifeq ($(IMAGES),lab)
 	$(PY) -m lab images
 else ifeq ($(IMAGES),auto)
 	@$(PY) -m lab images || echo "smoke: no lab images; --images auto can only use upstream images" >&2
 endif
-	@started=no; \
-	trap 'if [ $$started = yes ]; then $(PY) -m lab.cluster down; fi' EXIT; trap 'exit 130' INT TERM; \
+	@started=no; edge=no; \
+	trap 'if [ $$edge = yes ]; then $(PY) -m lab.kubeedge down; fi; if [ $$started = yes ]; then $(PY) -m lab.cluster down; fi' EXIT; \
+	trap 'exit 130' INT TERM; \
 	if [ "$(PROVISION)" = local ] && ! $(PY) -m lab.cluster status >/dev/null 2>&1; then \
 	  $(PY) -m lab.cluster up || exit 1; started=yes; \
+	fi; \
+	if [ "$(PROVISION)" = local ] && [ "$(DISTRO)" = kubeedge ] && ! $(PY) -m lab.kubeedge status >/dev/null 2>&1; then \
+	  $(PY) -m lab.kubeedge up || exit 1; edge=yes; \
 	fi; \
 	$(PY) -m pytest suites --distro=$(DISTRO) --images=$(IMAGES) --edgex=$(EDGEX) --provision=$(PROVISION) $(PYTEST_ARGS)
 
@@ -88,6 +93,13 @@ lab-cluster: host-packages venv
 
 lab-cluster-down: venv
 	$(PY) -m lab.cluster down
+
+# KubeEdge v1.23.1 on the running lab cluster: cloudcore, and this host as an edge node with its own containerd.
+lab-kubeedge: lab-cluster
+	$(PY) -m lab.kubeedge up
+
+lab-kubeedge-down: venv
+	$(PY) -m lab.kubeedge down
 
 table: venv
 	$(PY) -m reports table docs/evidence -o docs/compatibility.md --expect-distros $$($(PY) -m distros) --expect-releases $(RELEASES)
