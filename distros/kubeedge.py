@@ -80,10 +80,12 @@ QUICK_TIMEOUT_S = 60.0
 EDGECORE_DROPIN = Path("/etc/systemd/system/edgecore.service.d/10-edgex-smoke.conf")
 EDGECORE_ENV = {"CHECK_EDGECORE_ENVIRONMENT": "false"}
 
-EDGE_CHECK_S = 10.0
+EDGE_CHECK_S = 5.0
 """How often a readiness wait looks at the edge node's Ready condition and lease."""
-EDGE_LEASE_STALE_S = 25.0
-"""An edge node whose lease is older has missed two renewals (every 10 s): its edgecore stopped or lost the cloud."""
+EDGE_LEASE_STALE_S = 20.0
+"""An edge node whose lease is older missed its renewals (every 10 s) for 10 s: edgecore stopped or lost the cloud.
+
+It must tell before the readiness wait's own rules give up on the pod (no container created in 40 s)."""
 LOG_FACT_SUFFIX = "_log"
 """Descriptor facts ending so are log files of the local edge (edgecore's, cloudcore's), for diagnostics only."""
 POD_LOGS_FACT = "pod_logs_dir"

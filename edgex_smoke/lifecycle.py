@@ -52,6 +52,9 @@ DEPLOY_SLICE_S = 5.0
 """How long each of the target's own readiness waits runs before the pod is looked at again."""
 RECOVERY_S = 20.0
 """A container down this long while the run waits has not recovered: the wait ends with its diagnosis."""
+NOT_CREATED_S = 90.0
+"""How long a pod none of whose containers its node ever reported may wait: longer than the node lifecycle's
+grace (50 s) before a lost node turns NotReady, so a driver that watches its node (kubeedge) says which first."""
 STALL_S = 40.0
 """Nothing changed in the pod for this long while services are silent: the start is stuck (EdgeX's
 services start within seconds of their dependencies; the pod's own start script waits up to 60 s)."""
@@ -336,6 +339,10 @@ class _PhaseTimer:
         self.not_reached = False
 
 
+NOT_CREATED = "pending"
+"""A container's state while its node has not reported it at all (`distros._kube.container_states_of`)."""
+
+
 def _starting(state: ContainerState) -> bool:
     """True while the target is still making the container (pulling its image): slow, but not stuck."""
     return state.state in ("pending", "created", "configured") or any(
@@ -392,7 +399,8 @@ class _PodWatch:
         states = self.states()
         listening = self._listening()
         for state in states:
-            if state.state == "running":
+            # "pending": the node never reported the container, so it never ran and cannot have stopped.
+            if state.state in ("running", NOT_CREATED):
                 self._down_since.pop(state.name, None)
             else:
                 self._down_since.setdefault(state.name, now)
@@ -408,6 +416,14 @@ class _PodWatch:
         if looping or down:
             cause = diagnosis.blame_containers(states, self._logs, listening, self.release)
             return cause or RootCause((looping or down)[0], "stopped and did not recover")
+        if states and all(s.state == NOT_CREATED for s in states):
+            if now - self._progressed_at < NOT_CREATED_S:
+                return None  # the node has not started the pod: a driver that watches its node names it first
+            return RootCause(
+                "target",
+                f"no container of the pod was created on its node within {NOT_CREATED_S:g} s: the node's agent "
+                "(kubelet, edgecore) is not starting it",
+            )
         if now - self._progressed_at >= STALL_S:
             return self._blame_silence(states, listening, silent)
         return None
