@@ -40,7 +40,6 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -728,20 +727,6 @@ class KubeClient:
         """The node `name` as a dict, or None if it does not exist."""
         found = self._call(f"read node {name}", self._core.read_node, name, allow=(404,))
         return None if found is None else dict(self._plain(found))
-
-    def node_lease_age_s(self, name: str) -> float | None:
-        """Seconds since node `name` last renewed its lease in ``kube-node-lease``; None without a lease.
-
-        A node agent renews it every quarter of the lease duration (10 s by default), so an old lease
-        tells long before the node's Ready condition (50 s grace) that the agent stopped.
-        """
-        path = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}"
-        lease = self._call(f"read the lease of node {name}", self._raw, "GET", path, allow=(404,))
-        renewed = ((lease or {}).get("spec") or {}).get("renewTime")
-        if not renewed:
-            return None
-        moment = datetime.fromisoformat(str(renewed).replace("Z", "+00:00"))
-        return (datetime.now(UTC) - moment).total_seconds()
 
     def nodes(self) -> list[KubeObject]:
         """Every node as a plain dict."""

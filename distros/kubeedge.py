@@ -81,11 +81,7 @@ EDGECORE_DROPIN = Path("/etc/systemd/system/edgecore.service.d/10-edgex-smoke.co
 EDGECORE_ENV = {"CHECK_EDGECORE_ENVIRONMENT": "false"}
 
 EDGE_CHECK_S = 5.0
-"""How often a readiness wait looks at the edge node's Ready condition and lease."""
-EDGE_LEASE_STALE_S = 20.0
-"""An edge node whose lease is older missed its renewals (every 10 s) for 10 s: edgecore stopped or lost the cloud.
-
-It must tell before the readiness wait's own rules give up on the pod (no container created in 40 s)."""
+"""How often a readiness wait looks at the edge node's Ready condition."""
 LOG_FACT_SUFFIX = "_log"
 """Descriptor facts ending so are log files of the local edge (edgecore's, cloudcore's), for diagnostics only."""
 POD_LOGS_FACT = "pod_logs_dir"
@@ -502,12 +498,8 @@ class KubeEdgeDistro(_cluster.ClusterDistro):
         node = kube.node(name)
         if node is None:
             return "gone from the cluster"
-        if not _kube.node_is_ready(node):
-            return edge_node_state(node)
-        age_s = kube.node_lease_age_s(name)
-        if age_s is not None and age_s > EDGE_LEASE_STALE_S:
-            return f"NotReady (disconnected: edgecore last renewed its lease {age_s:.0f} s ago)"
-        return None
+        # KubeEdge keeps no node lease in the API: the Ready condition (the node lifecycle's grace) is the signal.
+        return None if _kube.node_is_ready(node) else edge_node_state(node)
 
     def _require_edge_node_ready(self, deployment: Deployment) -> None:
         name = self._edge_node

@@ -223,15 +223,7 @@ class _Starter:
     def _await(
         self, component: str, what: str, ready: Callable[[], bool], since: float, *, alive: str | None = None
     ) -> None:
-        watched = alive or component
-        wait.until(
-            ready,
-            component=component,
-            what=what,
-            log_path=self.state.log(watched),
-            deadline=self.deadline,
-            alive=lambda: processes.alive(self.state, watched) is not None,
-        )
+        processes.await_ready(self.state, component, what, ready, deadline=self.deadline, watched=alive)
         self.progress(f"lab-cluster: {component} {what} ({time.monotonic() - since:.1f} s)")
 
     def prepare(self) -> Path:

@@ -11,11 +11,12 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness import proc
+from lab.cluster import wait
 from lab.cluster.layout import Layout
 
 STOP_POLL_S = 0.05
@@ -148,3 +149,27 @@ def processes_with_argument(argument: str) -> list[int]:
         if wanted in args:
             found.append(int(entry.name))
     return found
+
+
+def await_ready(
+    layout: Layout,
+    component: str,
+    what: str,
+    ready: Callable[[], bool],
+    *,
+    deadline: float,
+    watched: str | None = None,
+) -> float:
+    """Wait until `ready` holds; return the seconds waited (`lab.cluster.wait.until`).
+
+    Fails early, with its log, if the recorded process `watched` (default: `component`) exits.
+    """
+    process = watched or component
+    return wait.until(
+        ready,
+        component=component,
+        what=what,
+        log_path=layout.log(process),
+        deadline=deadline,
+        alive=lambda: alive(layout, process) is not None,
+    )

@@ -32,7 +32,7 @@ from harness import proc, reach
 from harness.errors import InfraError, PreflightError
 from lab import toolchain
 from lab.cluster import api as cluster_api
-from lab.cluster import build, cleanup, cni, containerd, pause, processes, wait
+from lab.cluster import build, cleanup, cni, containerd, pause, processes
 from lab.kubeedge import config as edge_config
 from lab.kubeedge import layout
 from lab.kubeedge.layout import Layout
@@ -184,16 +184,8 @@ class _Starter:
         self.started = time.monotonic()
 
     def _await(self, component: str, what: str, ready: Callable[[], bool]) -> None:
-        since = time.monotonic()
-        wait.until(
-            ready,
-            component=component,
-            what=what,
-            log_path=self.cluster.log(component),
-            deadline=self.deadline,
-            alive=lambda: processes.alive(self.cluster, component) is not None,
-        )
-        self.progress(f"lab-kubeedge: {component} {what} ({time.monotonic() - since:.1f} s)")
+        waited = processes.await_ready(self.cluster, component, what, ready, deadline=self.deadline)
+        self.progress(f"lab-kubeedge: {component} {what} ({waited:.1f} s)")
 
     def run(self, bindir: Path) -> EdgeNode:
         state, cluster = self.state, self.cluster
