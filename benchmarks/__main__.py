@@ -4,14 +4,16 @@
     python -m benchmarks smoke --distro k8s --provision local --images localhost/edgex-smoke-double
     python -m benchmarks soak --distro podman --images lab --runs 20 --load 4
     python -m benchmarks cluster --runs 3          # root; the lab cluster must be stopped
+    python -m benchmarks compare --runs 5          # the naive script and the harness, alternately, on podman
 
 `smoke` runs ``pytest suites`` as a user would, once per run, and summarises the phase timings of the
 reports it wrote (median, min, max); a run that did not pass is listed and left out of the figures.
 `soak` repeats clean smoke runs while ``--load`` CPU-bound processes compete for the cores, and adds the
 pass count and every container restart that check a saw (it fails on any). `cluster` times
-``python -m lab.cluster up`` and ``down`` as whole commands. Each prints a Markdown
-table and write the raw figures as JSON next to it (``--out``). Timings on 2 shared cores move by
-tens of percent with other load; state the machine and the load with any figure you quote.
+``python -m lab.cluster up`` and ``down`` as whole commands; `compare` is explained in `benchmarks.compare`.
+Each prints a Markdown table and writes the raw figures as JSON next to it (``--out``). Timings on 2
+shared cores move by tens of percent with other load; state the machine and the load with any figure
+you quote.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks import compare as side_by_side
 from harness import proc
 from reports.files import load_report
 from reports.schema import PHASES
@@ -185,6 +188,16 @@ def cluster(args: argparse.Namespace) -> int:
     return 0
 
 
+def compare(args: argparse.Namespace) -> int:
+    """Run the naive script and the harness alternately; print the comparison; 0 if the harness met its bounds."""
+    http_port, _, mqtt_port = (args.gateway_ports or "8000:1884").partition(":")
+    samples, lines, met = side_by_side.compare(args.runs, args.images, int(http_port), int(mqtt_port))
+    print(f"compare: podman, --images {args.images}, {args.runs} rounds, alternating")
+    print("\n".join(lines))
+    _write(args.out, {"command": "compare", "images": args.images, "samples": side_by_side.as_json(samples)})
+    return 0 if met else 1
+
+
 def _write(out: Path | None, data: Mapping[str, Any]) -> None:
     if out is not None:
         measured = {"host": platform.node(), "cpus": os.cpu_count(), "finished_at": datetime.now(UTC).isoformat()}
@@ -216,6 +229,12 @@ def _parser() -> argparse.ArgumentParser:
     starter.add_argument("--runs", type=int, default=3)
     starter.add_argument("--out", type=Path, help="write the raw figures as JSON here")
     starter.set_defaults(handler=cluster)
+    versus = commands.add_parser("compare", help="the naive script against the harness, alternately, on podman")
+    versus.add_argument("--runs", type=int, default=5)
+    versus.add_argument("--images", default="lab", help="as pytest's --images (default lab)")
+    versus.add_argument("--gateway-ports", metavar="H:M", help="as pytest's --gateway-ports (default 8000:1884)")
+    versus.add_argument("--out", type=Path, help="write the raw figures as JSON here")
+    versus.set_defaults(handler=compare)
     return parser
 
 

@@ -78,6 +78,8 @@ TICK_S = 5.0
 """Longest stretch of a watch before it is re-armed, so waits can report progress."""
 SERVICE_ACCOUNT_TIMEOUT_S = 60.0
 DELETE_TIMEOUT_S = 180.0
+TEARDOWN_GRACE_S = 1
+"""A smoke run's pod is thrown away with its data: its containers get SIGTERM and this long before SIGKILL."""
 EXEC_TIMEOUT_S = 60.0
 LOG_TAIL_LINES = 5000
 MAX_REPORTED_IMAGES = 50
@@ -1221,12 +1223,19 @@ class KubeClient:
     ) -> None:
         """Delete namespace `name` and wait (watch) until it is gone; a missing namespace is fine.
 
-        Its pods are deleted first (with their grace period, or at once with `force_pods`: a node
-        that lost its agent never confirms a pod's end): the namespace controller would get to them
-        only after its own discovery pass, which doubles the time to gone.
+        Its pods are deleted first, with a grace of `TEARDOWN_GRACE_S` (at once with `force_pods`: a
+        node that lost its agent never confirms a pod's end): the namespace controller would get to
+        them only after its own discovery pass, which doubles the time to gone, and EdgeX's own grace
+        (30 s) would let a service that is slow to stop hold up the run.
         """
-        grace = {"grace_period_seconds": 0} if force_pods else {}
-        self._call(f"delete pods in {name}", self._core.delete_collection_namespaced_pod, name, allow=(404,), **grace)
+        grace = 0 if force_pods else TEARDOWN_GRACE_S
+        self._call(
+            f"delete pods in {name}",
+            self._core.delete_collection_namespaced_pod,
+            name,
+            allow=(404,),
+            grace_period_seconds=grace,
+        )
         self._call(f"delete namespace {name}", self._core.delete_namespace, name, allow=(404, 409))
         self.wait_namespaces_gone([name], timeout_s, progress)
 

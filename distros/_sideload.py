@@ -17,12 +17,15 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import manifests
-from distros import _kube
 from harness import labels as run_labels
 from harness import proc
 from harness.errors import CommandError, InfraError, PreflightError, SmokeError
+
+if TYPE_CHECKING:  # the Kubernetes client costs 0.3 s to import; the podman driver never needs it
+    from distros import _kube
 
 log = logging.getLogger(__name__)
 

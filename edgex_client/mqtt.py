@@ -140,6 +140,7 @@ class MqttWatcher:
         self._lost_reason: str | None = None
         self._subacks: dict[int, list[ReasonCode]] = {}
         self._closing = False
+        self._receiver: Callable[[Message | None], None] | None = None
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
@@ -153,6 +154,21 @@ class MqttWatcher:
     @property
     def _where(self) -> str:
         return f"mqtt broker {self.host}:{self.port}"
+
+    @property
+    def lost_reason(self) -> str | None:
+        """Why the broker dropped the connection; None while it holds (or after a `close`)."""
+        with self._state:
+            return self._lost_reason
+
+    def deliver_to(self, receiver: Callable[[Message | None], None]) -> None:
+        """Hand every later message to `receiver` instead of queueing it for `expect`.
+
+        `receiver` runs in paho's network thread and must not block; a lost connection is handed
+        over as None (`lost_reason` says why).
+        """
+        with self._state:
+            self._receiver = receiver
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -368,7 +384,10 @@ class MqttWatcher:
             self._lost_reason = str(reason_code)
             self._state.notify_all()
         log.warning("%s dropped %s: %s", self._where, self.client_id, reason_code)
-        self._messages.put(_ConnectionLost(str(reason_code)))
+        if self._receiver is not None:
+            self._receiver(None)
+        else:
+            self._messages.put(_ConnectionLost(str(reason_code)))
 
     def _on_subscribe(
         self,
@@ -383,14 +402,16 @@ class MqttWatcher:
             self._state.notify_all()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self._messages.put(
-            Message(
-                topic=message.topic,
-                payload=bytes(message.payload),
-                received_at=time.monotonic(),
-                retained=bool(message.retain),
-            )
+        received = Message(
+            topic=message.topic,
+            payload=bytes(message.payload),
+            received_at=time.monotonic(),
+            retained=bool(message.retain),
         )
+        if self._receiver is not None:
+            self._receiver(received)
+        else:
+            self._messages.put(received)
 
     # -- messages ------------------------------------------------------------------------------
 

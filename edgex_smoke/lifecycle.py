@@ -1,9 +1,12 @@
 """One smoke run from preflight to teardown, driver-agnostic and free of pytest.
 
-The phases (provision, apply, ready, first_event, teardown) are timed into the
-report. An interrupt (Ctrl-C, or SIGTERM turned into KeyboardInterrupt by the
-plugin) in any phase still leads to `finish`, which removes what the run created
-unless ``--keep`` was given.
+The phases (provision, apply, ready, teardown) are timed into the report. The
+first event is not waited for: the run's bus observer starts when ready ends, the
+checks run meanwhile, and `first_event_s` reads when the first fresh event came.
+
+An interrupt (Ctrl-C, or SIGTERM turned into KeyboardInterrupt by the plugin) in
+any phase still leads to `finish`, which removes what the run created unless
+``--keep`` was given.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from distros import (
     KubeObject,
     Target,
 )
-from edgex_client import GatewayClient, MqttWatcher, fresh_event, wait_for
+from edgex_client import BusObserver, GatewayClient, MqttWatcher, fresh_event, wait_for
 from edgex_smoke import diagnosis
 from edgex_smoke.options import AUTO_IMAGES, RunOptions
 from edgex_smoke.status import StatusLine
@@ -45,7 +48,10 @@ from reports.writer import RunReport
 
 log = logging.getLogger(__name__)
 
-FIRST_EVENT_TIMEOUT_S = 60.0
+PING_POLL_S = 0.25
+SETTLE_S = 1.0
+"""Every service must keep answering this long: device-virtual with no devices answers ping and exits within it."""
+"""Six pings through the gateway cost milliseconds; polling briskly ends the ready phase when they answer."""
 CONTAINER_POLL_S = 3.0
 """How often the ready phase looks at the containers while it waits for pings."""
 DEPLOY_SLICE_S = 5.0
@@ -59,7 +65,6 @@ STALL_S = 40.0
 """Nothing changed in the pod for this long while services are silent: the start is stuck (EdgeX's
 services start within seconds of their dependencies; the pod's own start script waits up to 60 s)."""
 COMMON_CONFIG_PATH = "/etc/edgex-smoke/common/configuration.yaml"
-EVENTS_TOPIC = "edgex/events/#"
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,8 @@ class LiveEdgeX:
     release: manifests.ReleaseInfo
     images: dict[str, str]
     """Container name → image reference."""
+    bus: BusObserver
+    """The run's one subscription to EdgeX's events, from the end of the ready phase on."""
 
     @property
     def services(self) -> tuple[str, ...]:
@@ -121,29 +128,29 @@ class SmokeRun:
         self.target: Target | None = None
         self.deployment: Deployment | None = None
         self.diagnostics_dir: Path | None = None
+        self.live: LiveEdgeX | None = None
 
     @contextmanager
-    def _phase(self, name: PhaseName) -> Iterator[_PhaseTimer]:
+    def _phase(self, name: PhaseName) -> Iterator[None]:
         self.current_phase = name
         self.status.phase(name)
-        timer = _PhaseTimer()
+        started = time.monotonic()
         try:
-            yield timer
+            yield
         except BaseException as err:
             # current_phase keeps naming this phase: the report's error and interruption default to it
             verb = "failed" if isinstance(err, Exception) else "interrupted"
-            self.status.done(f"{verb} after {time.monotonic() - timer.started:.1f} s")
+            self.status.done(f"{verb} after {time.monotonic() - started:.1f} s")
             raise
-        elapsed = time.monotonic() - timer.started
-        if not timer.not_reached:
-            self.report.record_phase(name, elapsed)
-        self.status.done(f"not reached after {elapsed:.1f} s" if timer.not_reached else f"done in {elapsed:.1f} s")
+        elapsed = time.monotonic() - started
+        self.report.record_phase(name, elapsed)
+        self.status.done(f"done in {elapsed:.1f} s")
         self.current_phase = None
 
     # -- start -----------------------------------------------------------------------
 
     def start(self) -> LiveEdgeX:
-        """Run provision, apply, ready and first_event; raise `SmokeError` on the first failure."""
+        """Run provision, apply and ready, then start the bus observer; raise `SmokeError` on the first failure."""
         with self._phase("provision"):
             objects = self._provision()
         target = self.target
@@ -160,9 +167,21 @@ class SmokeRun:
         deployment = self.deployment
         with self._phase("ready"):
             live = self._wait_ready(target, deployment, objects)
-        with self._phase("first_event") as timer:
-            timer.not_reached = not self._wait_first_event(live)
+            live.bus.start()
+        self.live = live
+        if live.bus.failure is not None:
+            self.status.update(f"the bus observer did not start: {live.bus.failure}")
         return live
+
+    def first_event_s(self) -> float | None:
+        """Seconds from the end of the ready phase to the first fresh EdgeX event the observer saw; None if none.
+
+        It came through the gateway's MQTT route; retained messages, other traffic and events
+        produced before the subscription do not count.
+        """
+        bus = self.live.bus if self.live is not None else None
+        first = bus.first(fresh_event(bus.started_ns)) if bus is not None and bus.failure is None else None
+        return None if first is None or bus is None else max(first.received_at - bus.started_at, 0.0)
 
     def _render(self, source: str) -> list[KubeObject]:
         return manifests.render(
@@ -215,16 +234,16 @@ class SmokeRun:
         self._wait_deployed(watch, services)
         endpoints = self.distro.endpoints(target, deployment)
         gateway = GatewayClient(endpoints.gateway_url)
-        self._wait_pings(watch, gateway, services)
-        for service in services:
-            self.report.set_version(service, gateway.version(service))
+        for service, version in self._wait_pings(watch, gateway, services).items():
+            self.report.set_version(service, version)
         images = manifests.image_refs(objects) if objects else {}
         digests = self._digests(list(images.values()))
         self.report.set_images(
             {"component": name, "ref": ref, "digest": digests.get(ref), "labels": distros.local_image_labels(ref)}
             for name, ref in images.items()
         )
-        return LiveEdgeX(self.distro, target, deployment, endpoints, gateway, release, dict(images))
+        bus = BusObserver(MqttWatcher(endpoints.mqtt_host, endpoints.mqtt_port, client_id_prefix="edgex-smoke-bus"))
+        return LiveEdgeX(self.distro, target, deployment, endpoints, gateway, release, dict(images), bus)
 
     def _wait_deployed(self, watch: _PodWatch, services: tuple[str, ...]) -> None:
         """The target's own wait for running (and, with probes, ready) containers, in slices, watching the pod.
@@ -252,14 +271,24 @@ class SmokeRun:
     def _digests(self, refs: list[str]) -> dict[str, str | None]:
         return dict(self.distro.image_digests(refs))
 
-    def _wait_pings(self, watch: _PodWatch, gateway: GatewayClient, services: tuple[str, ...]) -> None:
-        """Wait until every service answers ping through the gateway; stop at once when a container crash-loops."""
+    def _wait_pings(self, watch: _PodWatch, gateway: GatewayClient, services: tuple[str, ...]) -> dict[str, str]:
+        """Wait until every service answers ping and version through the gateway for `SETTLE_S`; return the versions.
+
+        A container that crash-loops ends the wait at once, naming it.
+        """
         started = time.monotonic()
         silent: dict[str, str] = dict.fromkeys(services, "not asked yet")
+        versions: dict[str, str] = {}
+        all_answering_since: list[float] = []
 
         def all_answer() -> bool:
             for service in services:
                 problem = _ping_problem(gateway, service)
+                if problem is None and service not in versions:
+                    try:
+                        versions[service] = gateway.version(service)
+                    except SmokeError as err:
+                        problem = str(err)
                 if problem is None:
                     silent.pop(service, None)
                 else:
@@ -270,15 +299,19 @@ class SmokeRun:
                 f"({time.monotonic() - started:.0f} s)"
             )
             if silent:
+                all_answering_since.clear()
                 stuck = watch.stuck(silent, answering)
                 if stuck is not None:
                     raise DiagnosedError(stuck, "see its log in the diagnostics")
-            return not silent
+                return False
+            all_answering_since[:] = all_answering_since or [time.monotonic()]
+            return time.monotonic() - all_answering_since[0] >= SETTLE_S
 
         try:
             wait_for(
                 all_answer,
                 timeout_s=self.options.ready_timeout_s,
+                interval_s=PING_POLL_S,
                 what=f"gateway: /api/v3/ping at {gateway.base_url}",
                 error=ProductError,
             )
@@ -292,30 +325,20 @@ class SmokeRun:
                 f"{', '.join(silent)} did not answer /api/v3/ping through the gateway within "
                 f"{self.options.ready_timeout_s:g} s ({answered}); see the diagnostics",
             ) from err
-
-    def _wait_first_event(self, live: LiveEdgeX) -> bool:
-        """Wait for the first EdgeX event produced after subscribing; True if one arrived.
-
-        It comes through the gateway's MQTT route. Retained messages, other traffic and events from
-        before the subscription do not count.
-        """
-        try:
-            subscribed_ns = time.time_ns()
-            with live.mqtt() as watcher:
-                watcher.subscribe(EVENTS_TOPIC, timeout_s=10)
-                watcher.expect(
-                    fresh_event(subscribed_ns), timeout_s=FIRST_EVENT_TIMEOUT_S, what="the first fresh EdgeX event"
-                )
-        except ProductError as err:
-            # A missing event is a product failure that the MQTT check reports; the checks still run.
-            self.status.update(f"no event: {err}")
-            return False
-        return True
+        return versions
 
     # -- finish ----------------------------------------------------------------------
 
     def finish(self, *, failed: bool) -> None:
-        """Save diagnostics if anything failed, then remove what this run created (unless ``--keep``)."""
+        """Record the first event, save diagnostics if anything failed, and remove what the run created.
+
+        With ``--keep`` the target and the pod stay.
+        """
+        if self.live is not None:
+            first_event_s = self.first_event_s()
+            if first_event_s is not None:
+                self.report.record_phase("first_event", first_event_s)
+            self.live.bus.close()
         with self._phase("teardown"):
             if failed and self.target is not None:
                 self.diagnostics_dir = self.work_dir / "diagnostics"
@@ -329,14 +352,6 @@ class SmokeRun:
                 self.distro.undeploy(self.target, self.deployment)
             if self.target is not None:
                 self.distro.down(self.target)
-
-
-class _PhaseTimer:
-    """Start time of a phase, and whether it ended without reaching its goal."""
-
-    def __init__(self) -> None:
-        self.started = time.monotonic()
-        self.not_reached = False
 
 
 NOT_CREATED = "pending"

@@ -59,6 +59,9 @@ def _is_smoke_run(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     """Validate every option up front; set up the smoke session for smoke runs."""
     config.addinivalue_line("markers", "check(id, name): the smoke check this test implements, e.g. check('a', 'pod')")
+    config.addinivalue_line(
+        "markers", "last: runs after the other checks (it waits on EdgeX's clock or judges the run)"
+    )
     try:
         run_options = _options(config)
     except opts.OptionError as err:
@@ -98,6 +101,8 @@ class SmokeSession:
         self._error_shown = False
         self._setup_crash: Exception | None = None
         self._checks_started: float | None = None
+        self._checks_total = 0
+        self._checks_done = 0
         self._checks: dict[str, tuple[str, str]] = {}
         self._previous_sigterm: Any = None
         _require_writable_dir(run_options.report_dir)
@@ -169,7 +174,14 @@ class SmokeSession:
             )
             self._setup_crash = err
         self._checks_started = time.monotonic()
+        self._checks_total = len(session.items)
+        self.status.phase("checks")
+        if self.live is not None:
+            self.live.bus.progress = self._show_wait
         return None
+
+    def _show_wait(self, what: str, waited_s: float) -> None:
+        self.status.update(f"{self._checks_done}/{self._checks_total} checks done; waiting {waited_s:.0f} s for {what}")
 
     def edgex(self) -> LiveEdgeX:
         """The EdgeX the run stood up; without it, the first check fails with the setup error, the rest as blocked."""
@@ -200,6 +212,10 @@ class SmokeSession:
         """Fold pytest's setup, call and teardown reports into one check record."""
         if report.when != "call" and report.passed:
             return
+        if report.when != "teardown":  # a check ends in its call, or in a setup that failed or skipped
+            self._checks_done += 1
+            if self._checks_started is not None:
+                self.status.update(f"{self._checks_done}/{self._checks_total} checks done")
         if report.failed:
             self.any_failed = True
         outcome = "passed"
@@ -246,6 +262,12 @@ class SmokeSession:
         """
         if self.live is not None and self._checks_started is not None:
             self.report.record_phase("checks", time.monotonic() - self._checks_started)
+            first_event_s = self.run.first_event_s()
+            self.status.done(
+                f"first event {first_event_s:.1f} s after ready"
+                if first_event_s is not None
+                else "no fresh EdgeX event reached the gateway's MQTT route"
+            )
         try:
             yield
         except Exception as err:  # pytest's JUnit writer (or another plugin's) failed: say so, finish anyway

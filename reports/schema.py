@@ -135,6 +135,9 @@ class RawCheck(TypedDict):
     reason: str
     duration_s: float
     kind: ErrorKind | None
+    ended_s: float | None
+    """Seconds from the run's start to the check's end: the checks' timeline, from which the benchmark reads
+    when the slowest EdgeX wait was over. ``null`` in reports written before it was added (2026-12-02)."""
 
 
 class RawArtifacts(TypedDict):

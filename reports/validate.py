@@ -117,8 +117,12 @@ def parse_timestamp(text: str) -> datetime:
 def _upgrade(data: dict[str, Any], version: object) -> None:
     """Read an older report as the current version.
 
-    Before 3, a check's ``not-run`` was called ``skipped``, and images had no ``labels``.
+    Before 3, a check's ``not-run`` was called ``skipped``, and images had no ``labels``. Checks had no
+    ``ended_s`` before 2026-12-02 (an added field: the version stayed 3).
     """
+    for check in data.get("checks") or []:
+        if isinstance(check, dict):
+            check.setdefault("ended_s", None)
     if isinstance(version, int) and version < 3:
         for check in data.get("checks") or []:
             if isinstance(check, dict) and check.get("outcome") == "skipped":

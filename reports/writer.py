@@ -254,13 +254,15 @@ class RunReport:
             "reason": one_line(reason),
             "duration_s": round(max(duration_s, 0.0), 3),
             "kind": kind,
+            "ended_s": round(self._monotonic() - self._t0, 3),
         }
         old = self._checks.get(nodeid)
         if old is not None:
             total_s = round(old["duration_s"] + new["duration_s"], 3)
+            ended_s = new["ended_s"]
             if _SEVERITY[new["outcome"]] <= _SEVERITY[old["outcome"]]:
                 new = old
-            new = {**new, "duration_s": total_s}
+            new = {**new, "duration_s": total_s, "ended_s": ended_s}
         self._checks[nodeid] = new
 
     def set_mode(self, mode: TargetMode) -> None:

@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 
-from edgex_client import GatewayClient, Message, MqttWatcher, fresh_event, produced_since, same_number, wait_for
+from edgex_client import BusObserver, GatewayClient, Message, fresh_event, produced_since, same_number, wait_for
 from edgex_smoke.lifecycle import LiveEdgeX
 from harness.errors import EventTimeoutError, GatewayError
 from suites._expect import fail, require
 
 ARRIVAL_TIMEOUT_S = 30.0
+CORE_DATA_POLL_S = 0.2
+"""core-data stores an event within milliseconds of its bus message: poll briskly once the bus carried it."""
 REST_DEVICE, REST_RESOURCE = "sample-numeric", "int"
 MQTT_DEVICE, MQTT_RESOURCE = "MQTT-test-device", "randfloat32"
 
@@ -30,7 +32,7 @@ def _has_value(events: list[dict[str, Any]], resource: str, expected: str, *, si
 
 
 def _bus_event(
-    watcher: MqttWatcher, service: str, device: str, resource: str, value: str, *, since_ns: int, after: str
+    bus: BusObserver, service: str, device: str, resource: str, value: str, *, since_ns: int, after: str
 ) -> Message:
     """The event `service` published for the value, or a failure naming `service` as the hop that broke."""
 
@@ -38,7 +40,7 @@ def _bus_event(
         return event.get("deviceName") == device and _has_value([event], resource, value, since_ns=since_ns)
 
     try:
-        return watcher.expect(
+        return bus.wait(
             fresh_event(since_ns, carries_value), timeout_s=ARRIVAL_TIMEOUT_S, what=f"{device}/{resource}={value}"
         )
     except EventTimeoutError as err:
@@ -52,6 +54,7 @@ def _wait_in_core_data(
         wait_for(
             lambda: _has_value(gateway.events_for_device(device, limit=50), resource, expected, since_ns=since_ns),
             timeout_s=ARRIVAL_TIMEOUT_S,
+            interval_s=CORE_DATA_POLL_S,
             what=f"an event of {device} with {resource}={expected}, produced by this run",
         )
     except EventTimeoutError as err:
@@ -71,15 +74,13 @@ def _unguessable_float() -> str:
 def test_device_rest_post_reaches_core_data_and_mqtt(edgex: LiveEdgeX, gateway: GatewayClient) -> None:
     value = str(1000 + secrets.randbelow(9_000_000))
     since_ns = time.time_ns()
-    with edgex.mqtt() as watcher:
-        watcher.subscribe(f"edgex/events/device/device-rest/+/{REST_DEVICE}/#")
-        try:
-            gateway.rest_post(REST_DEVICE, REST_RESOURCE, value)
-        except GatewayError as err:
-            fail(f"device-rest: refused the POST of {REST_DEVICE}/{REST_RESOURCE}={value} ({err})")
-        message = _bus_event(
-            watcher, "device-rest", REST_DEVICE, REST_RESOURCE, value, since_ns=since_ns, after="accepted the POST"
-        )
+    try:
+        gateway.rest_post(REST_DEVICE, REST_RESOURCE, value)
+    except GatewayError as err:
+        fail(f"device-rest: refused the POST of {REST_DEVICE}/{REST_RESOURCE}={value} ({err})")
+    message = _bus_event(
+        edgex.bus, "device-rest", REST_DEVICE, REST_RESOURCE, value, since_ns=since_ns, after="accepted the POST"
+    )
     require(message.topic.endswith(f"/{REST_DEVICE}/{REST_RESOURCE}"), f"message bus: unexpected topic {message.topic}")
     _wait_in_core_data(gateway, "device-rest", REST_DEVICE, REST_RESOURCE, value, since_ns=since_ns)
 
@@ -89,9 +90,7 @@ def test_device_mqtt_publish_reaches_core_data(edgex: LiveEdgeX, gateway: Gatewa
     value = _unguessable_float()
     since_ns = time.time_ns()
     incoming = f"incoming/data/{MQTT_DEVICE}/{MQTT_RESOURCE}"
-    with edgex.mqtt() as watcher:
-        watcher.subscribe(f"edgex/events/device/device-mqtt/+/{MQTT_DEVICE}/#")
-        watcher.publish(incoming, value)
-        published = f"{value} was published to {incoming}"
-        _bus_event(watcher, "device-mqtt", MQTT_DEVICE, MQTT_RESOURCE, value, since_ns=since_ns, after=published)
+    edgex.bus.publish(incoming, value)
+    published = f"{value} was published to {incoming}"
+    _bus_event(edgex.bus, "device-mqtt", MQTT_DEVICE, MQTT_RESOURCE, value, since_ns=since_ns, after=published)
     _wait_in_core_data(gateway, "device-mqtt", MQTT_DEVICE, MQTT_RESOURCE, value, since_ns=since_ns)

@@ -26,6 +26,7 @@ from edgex_smoke.options import RunOptions
 from edgex_smoke.status import StatusLine
 from harness.errors import DiagnosedError
 from reports.writer import RunReport
+from tests import _servers
 from tests._doubles import EdgeXGatewayDouble
 
 BOOL_TOPIC = "edgex/events/device/device-virtual/Random-Boolean-Device/Random-Boolean-Device/Bool"
@@ -161,7 +162,8 @@ def test_phases_fill_the_report_and_teardown_removes_the_pod(
 
     with _publishing_fresh_events(mosquitto_port):
         live = run.start()
-    run.finish(failed=False)
+        live.bus.wait(lambda _m: True, timeout_s=10, what="the publisher's first event")
+        run.finish(failed=False)
     report = run.report.to_dict()
 
     double = run.distro
@@ -213,25 +215,40 @@ def test_a_crash_looping_container_ends_the_ready_wait_at_once_naming_it(
 
 
 def test_no_event_leaves_first_event_unreached_but_the_run_goes_on(
-    tmp_path: Path, gateway: EdgeXGatewayDouble, mosquitto_port: int, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, gateway: EdgeXGatewayDouble, mosquitto_port: int
 ) -> None:
-    monkeypatch.setattr("edgex_smoke.lifecycle.FIRST_EVENT_TIMEOUT_S", 1.0)
-    run, lines = _run(tmp_path, gateway, mosquitto_port, keep=True)
-    run.start()
+    run, _ = _run(tmp_path, gateway, mosquitto_port, keep=True)
+    started = time.monotonic()
+    live = run.start()
+    assert time.monotonic() - started < 10, "the start does not wait for an event: the checks run meanwhile"
+    assert live.bus.failure is None, "the observer subscribed through the gateway's MQTT route"
     run.finish(failed=False)
     report = run.report.to_dict()
     assert report["phases"]["ready"] is not None
     assert report["phases"]["first_event"] is None
-    assert any("no event:" in line for line in lines)
     assert "undeploy" not in run.distro.calls, "--keep leaves the pod"  # type: ignore[attr-defined]
+
+
+def test_a_broker_that_refuses_the_observer_leaves_the_run_going_with_the_reason_kept(
+    tmp_path: Path, gateway: EdgeXGatewayDouble
+) -> None:
+    refusing_port = _servers.free_port()  # nothing listens there: the observer's connect is refused
+    run, lines = _run(tmp_path, gateway, refusing_port, keep=True)
+    live = run.start()
+    assert live.bus.failure is not None
+    assert f"127.0.0.1:{refusing_port}" in str(live.bus.failure)
+    assert any("the bus observer did not start" in line for line in lines)
+    with pytest.raises(type(live.bus.failure)):
+        live.bus.wait(lambda _m: True, timeout_s=1, what="anything")
+    run.finish(failed=False)
+    assert run.report.to_dict()["phases"]["first_event"] is None
 
 
 @pytest.mark.parametrize("pullable", [True, False])
 def test_images_auto_is_settled_by_one_probe_before_preflight(
-    tmp_path: Path, gateway: EdgeXGatewayDouble, mosquitto_port: int, monkeypatch: pytest.MonkeyPatch, pullable: bool
+    tmp_path: Path, gateway: EdgeXGatewayDouble, mosquitto_port: int, pullable: bool
 ) -> None:
     source = "upstream" if pullable else "lab"
-    monkeypatch.setattr("edgex_smoke.lifecycle.FIRST_EVENT_TIMEOUT_S", 0.5)  # no event is sent: not this test's topic
     run, lines = _run(tmp_path, gateway, mosquitto_port, pullable=pullable, images="auto")
     run.start()
     run.finish(failed=False)

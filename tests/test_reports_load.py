@@ -54,6 +54,12 @@ def test_a_version_2_skipped_check_is_read_as_not_run(tmp_path: Path) -> None:
     assert load_report(write_json(tmp_path, data))["checks"][0]["outcome"] == "not-run"
 
 
+def test_a_check_written_before_its_end_was_stamped_reads_with_no_end(tmp_path: Path) -> None:
+    data: dict[str, Any] = json.loads(json.dumps(good_report()))
+    del data["checks"][0]["ended_s"]
+    assert load_report(write_json(tmp_path, data))["checks"][0]["ended_s"] is None
+
+
 def edit(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(json.dumps(good_report()))
     change(data)

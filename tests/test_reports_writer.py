@@ -69,6 +69,7 @@ def check(outcome: str, check_id: str = "a") -> RawCheck:
         "reason": "",
         "duration_s": 0.1,
         "kind": None,
+        "ended_s": 1.5,
     }
 
 
@@ -244,6 +245,7 @@ def test_record_check_folds_setup_call_and_teardown_of_one_item(clock: FakeClock
     report = new_report(clock)
     nodeid = "suites/test_api.py::test_core_data_answers_ping"
     report.record_check(check_id="b", name="ping", nodeid=nodeid, outcome="passed", duration_s=0.5)
+    clock.advance(2)
     report.record_check(
         check_id="b",
         name="ping",
@@ -253,12 +255,14 @@ def test_record_check_folds_setup_call_and_teardown_of_one_item(clock: FakeClock
         reason="teardown: boom",
         kind="infra",
     )
+    clock.advance(3)
     report.record_check(check_id="b", name="ping", nodeid=nodeid, outcome="passed", duration_s=0.25)
     (only,) = report.to_dict()["checks"]
     assert only["outcome"] == "error"
     assert only["reason"] == "teardown: boom"
     assert only["kind"] == "infra"
     assert only["duration_s"] == 1.0
+    assert only["ended_s"] == 5.0, "the last of its pytest phases stamps its end, counted from the run's start"
     assert report.to_dict()["outcome"] == "failed"
 
 
