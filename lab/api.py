@@ -30,6 +30,8 @@ def image_refs(loaded: pins.Pins | None = None) -> dict[str, str]:
     loaded = loaded or pins.load()
     refs = {naming.INFRA: build.infra_ref(loaded)}
     refs.update({name: build.service_ref(loaded, name) for name in loaded.services})
+    if loaded.openbao is not None:
+        refs[naming.OPENBAO] = build.openbao_ref(loaded.openbao)
     return refs
 
 
@@ -64,7 +66,9 @@ def ensure_images(
         steps.force, steps.report = force, report
         if naming.INFRA in wanted:
             refs[naming.INFRA] = build.build_infra(loaded, steps, cache_dir())
-        services = [name for name in wanted if name != naming.INFRA]
+        if naming.OPENBAO in wanted and loaded.openbao is not None:
+            refs[naming.OPENBAO] = build.build_openbao(loaded.openbao, steps, cache_dir())
+        services = [name for name in wanted if name not in (naming.INFRA, naming.OPENBAO)]
         if services:
             refs.update(build.build_services(loaded, services, steps, cache_dir()))
     return refs

@@ -7,14 +7,17 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from lab import gobuild, infra, naming, podman, service_image
+from lab import gobuild, infra, naming, openbao, podman, service_image
 from lab.paths import FILES_DIR, LAB_DIR
-from lab.pins import Module, Pins, Service
+from lab.pins import Module, OpenBao, Pins, Service
 from lab.stamps import Steps, files_digest, step_key
 
 INFRA_SOURCES = (LAB_DIR / "infra.py", LAB_DIR / "rootfs.py", LAB_DIR / "mirror.py", FILES_DIR)
 GO_SOURCES = (LAB_DIR / "gobuild.py",)
 IMAGE_SOURCES = (LAB_DIR / "service_image.py", LAB_DIR / "podman.py")
+OPENBAO_SOURCES = (LAB_DIR / "openbao.py",)
+OPENBAO_ARGS = ("server", "-dev")
+"""The upstream image's default command: a throw-away dev server (the manifest gives the real one)."""
 
 
 def infra_ref(pins: Pins) -> str:
@@ -109,7 +112,9 @@ class _GoContext:
 
 def _ensure_service(ctx: _GoContext, service: Service, ref: str) -> None:
     name, version = service.name, service.module.release
-    changes = service_image.image_changes(name)
+    changes = service_image.image_changes(
+        name, binary_at=service.binary_path, args=service.args, workdir=service.workdir
+    )
     build_key = step_key(
         f"go build {name}",
         files_digest(GO_SOURCES, root=LAB_DIR),
@@ -126,11 +131,18 @@ def _ensure_service(ctx: _GoContext, service: Service, ref: str) -> None:
     source = ctx.source(service.module)
     tree = ctx.tree(service.module)
     binary = binary_path(ctx.cache, service)
+    executables = {path: extra_binary_path(ctx.cache, service, path) for path, _package in service.extra_binaries}
+
+    def build_binaries() -> None:
+        gobuild.build(tree, source, service, binary)
+        for path, package in service.extra_binaries:
+            gobuild.build(tree, source, service, executables[path], package)
+
     ctx.steps.run(
         f"go build {name}",
         step_key(build_key, ctx.go_version),
-        build=lambda: gobuild.build(tree, source, service, binary),
-        exists=binary.is_file,
+        build=build_binaries,
+        exists=lambda: binary.is_file() and all(path.is_file() for path in executables.values()),
     )
     labels = {
         naming.LABEL_LAB: "true",
@@ -141,7 +153,16 @@ def _ensure_service(ctx: _GoContext, service: Service, ref: str) -> None:
 
     def make_image() -> None:
         tarball = ctx.cache / "images" / f"{name}.tar"
-        service_image.write_rootfs_tar(name, binary, tree / service.res, tarball)
+        service_image.write_rootfs_tar(
+            name,
+            binary,
+            tree / service.res,
+            tarball,
+            binary_at=service.binary_path,
+            res_at=service.res_at,
+            executables=executables,
+            files={path: tree / inside for path, inside in service.files},
+        )
         podman.import_tarball(tarball, ref, changes=changes, labels=labels)
         tarball.unlink()
 
@@ -163,6 +184,11 @@ def binary_path(cache: Path, service: Service) -> Path:
     return cache / "bin" / f"{service.name}-{service.module.release}"
 
 
+def extra_binary_path(cache: Path, service: Service, image_path: str) -> Path:
+    """Where the lab keeps a further binary of `service`'s image (``image_path`` inside it)."""
+    return cache / "bin" / f"{service.name}-{service.module.release}.d" / image_path.strip("/").replace("/", "_")
+
+
 def build_services(pins: Pins, names: list[str], steps: Steps, cache: Path) -> dict[str, str]:
     """Build (or reuse) the images of the EdgeX services `names`; return name → reference.
 
@@ -177,3 +203,65 @@ def build_services(pins: Pins, names: list[str], steps: Steps, cache: Path) -> d
     for name in names:
         _ensure_service(ctx, pins.services[name], refs[name])
     return refs
+
+
+def openbao_ref(pin: OpenBao) -> str:
+    """Return the reference of the OpenBao image, tagged with its release."""
+    return naming.image_ref(naming.OPENBAO, pin.version)
+
+
+def build_openbao(pin: OpenBao, steps: Steps, cache: Path) -> str:
+    """Build (or reuse) the OpenBao image; return its reference.
+
+    Steps: ``openbao source`` (the archive, checked against its sha256, unpacked into a tree of its
+    own), ``go build openbao`` (``bao``, static, stamped with the release's version) and ``image
+    openbao`` (``/bin/bao`` with a busybox shell). An image that carries the current key skips all.
+    """
+    ref = openbao_ref(pin)
+    tree = cache / "src" / f"openbao@{pin.version}"
+    binary = cache / "bin" / f"openbao-{pin.version}"
+    changes = service_image.image_changes(naming.OPENBAO, binary_at="/bin/bao", args=OPENBAO_ARGS)
+    source_key = step_key("openbao source", pin.sha256)
+    build_key = step_key(
+        "go build openbao",
+        source_key,
+        json.dumps(asdict(pin), sort_keys=True),
+        files_digest(OPENBAO_SOURCES, root=LAB_DIR),
+    )
+    image_key = step_key("image openbao", build_key, files_digest(IMAGE_SOURCES, root=LAB_DIR), json.dumps(changes))
+    if not steps.force and podman.image_labels(ref).get(naming.LABEL_KEY) == image_key:
+        for step in ("openbao source", "go build openbao", "image openbao"):
+            steps.skip(step)
+        return ref
+    steps.run(
+        "openbao source",
+        source_key,
+        build=lambda: openbao.extract(openbao.verify_archive(pin), tree),
+        exists=(tree / "go.mod").is_file,
+    )
+    steps.run(
+        "go build openbao",
+        step_key(build_key, gobuild.go_version()),
+        build=lambda: openbao.build(tree, pin, binary),
+        exists=binary.is_file,
+    )
+    labels = {
+        naming.LABEL_LAB: "true",
+        naming.LABEL_PIN: f"github.com/openbao/openbao@{pin.tag} ({pin.commit}, {pin.source})",
+        naming.LABEL_KEY: image_key,
+        "org.opencontainers.image.version": pin.version,
+    }
+
+    def make_image() -> None:
+        tarball = cache / "images" / "openbao.tar"
+        service_image.write_rootfs_tar(naming.OPENBAO, binary, None, tarball, binary_at="/bin/bao")
+        podman.import_tarball(tarball, ref, changes=changes, labels=labels)
+        tarball.unlink()
+
+    steps.run(
+        "image openbao",
+        image_key,
+        build=make_image,
+        exists=lambda: podman.image_labels(ref).get(naming.LABEL_KEY) == image_key,
+    )
+    return ref

@@ -145,20 +145,20 @@ def ldflags(service: Service, go_mod: str) -> str:
     return " ".join(flags)
 
 
-def build_argv(service: Service, go_mod: str, output: Path) -> list[str]:
-    """Return the ``go build`` command line of `service`, run in its module's tree."""
+def build_argv(service: Service, go_mod: str, output: Path, package: str | None = None) -> list[str]:
+    """Return the ``go build`` command line of `service` (or of its further `package`), run in its module's tree."""
     argv = [toolchain.go(), "build", "-trimpath", "-buildvcs=false"]
     if service.tags:
         argv.append("-tags=" + ",".join(service.tags))
-    return [*argv, "-ldflags=" + ldflags(service, go_mod), "-o", str(output), service.package]
+    return [*argv, "-ldflags=" + ldflags(service, go_mod), "-o", str(output), package or service.package]
 
 
-def build(tree: Path, source: ModuleSource, service: Service, output: Path) -> None:
-    """Build `service` in `tree` into `output` (written atomically), then check its build list."""
+def build(tree: Path, source: ModuleSource, service: Service, output: Path, package: str | None = None) -> None:
+    """Build `service` (or its further `package`) in `tree` into `output` (written atomically); check its build list."""
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial")
     proc.run(
-        build_argv(service, source.go_mod, partial),
+        build_argv(service, source.go_mod, partial, package),
         timeout_s=BUILD_TIMEOUT_S,
         cwd=tree,
         env=_env(source.module),

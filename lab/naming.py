@@ -9,6 +9,7 @@ from harness import labels
 
 LAB_PREFIX = "localhost/edgex-smoke-lab"
 INFRA = "infra"
+OPENBAO = "openbao"
 LABEL_LAB = labels.IMAGE_LAB
 LABEL_PIN = labels.IMAGE_PIN
 LABEL_KEY = "io.edgex-smoke.builder-hash"

@@ -50,6 +50,23 @@ class Service:
     """Set to the version of `sdk_module` that the release's go.mod requires; empty for none."""
     sdk_module: str
     user: str
+    binary_at: str = ""
+    """Where the main binary sits in the image; ``/<name>`` when empty (the upstream EdgeX service images)."""
+    res_at: str = "/res"
+    """Where `res` goes in the image."""
+    extra_binaries: tuple[tuple[str, str], ...] = ()
+    """(image path, package) of further binaries built from the same module with the same flags."""
+    files: tuple[tuple[str, str], ...] = ()
+    """(image path, path inside the module) of single files the upstream image also carries."""
+    args: tuple[str, ...] | None = None
+    """The image's default arguments; the upstream EdgeX services' (config provider, registry) when None."""
+    workdir: str = "/"
+    """The image's working directory: EdgeX binaries read ``res/`` relative to it."""
+
+    @property
+    def binary_path(self) -> str:
+        """Where the main binary sits in the image."""
+        return self.binary_at or f"/{self.name}"
 
 
 @dataclass(frozen=True)
@@ -63,6 +80,20 @@ class Infra:
 
 
 @dataclass(frozen=True)
+class OpenBao:
+    """OpenBao's release: a source archive built as its own main module (lab/openbao.py)."""
+
+    version: str
+    tag: str
+    commit: str
+    build_date: str
+    """The release's build date, stamped into ``bao version`` as upstream's release build does."""
+    source: str
+    """The archive's file name (``git archive`` of `tag`), looked for in ../shared/src."""
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Pins:
     """Everything ``lab/pins.toml`` pins, plus a digest of its text."""
 
@@ -70,6 +101,7 @@ class Pins:
     modules: dict[str, Module]
     services: dict[str, Service]
     digest: str
+    openbao: OpenBao | None = None
 
 
 def check_pseudo_version(version: str, *, commit: str = "", subject: str = "module") -> None:
@@ -166,7 +198,30 @@ def _service(name: str, data: dict[str, Any], modules: dict[str, Module]) -> Ser
         sdk_version_var=sdk_version_var,
         sdk_module=sdk_module,
         user=_text(data, "user", where, default="0:0"),
+        binary_at=_image_path(data, "binary_at", where, default=f"/{name}"),
+        res_at=_image_path(data, "res_at", where, default="/res"),
+        extra_binaries=_image_paths(data, "extra_binaries", where),
+        files=_image_paths(data, "files", where),
+        args=_texts(data, "args", where) if "args" in data else None,
+        workdir=_image_path(data, "workdir", where, default="/"),
     )
+
+
+def _image_path(data: dict[str, Any], key: str, where: str, *, default: str) -> str:
+    value = _text(data, key, where, default=default)
+    if not value.startswith("/") or ".." in value.split("/"):
+        raise PinError(f"lab/pins.toml: [{where}] {key} {value!r} is not an absolute path inside the image; fix it")
+    return value
+
+
+def _image_paths(data: dict[str, Any], key: str, where: str) -> tuple[tuple[str, str], ...]:
+    """An optional table of image path → source (a package or a file in the module)."""
+    table = _table(data, key, f"{where}.", optional=True)
+    for path, source in table.items():
+        _image_path({key: path}, key, where, default="/")
+        if not isinstance(source, str) or not source or source.startswith("/") or ".." in source.split("/"):
+            raise PinError(f"lab/pins.toml: [{where}.{key}] {path!r} = {source!r} is not a path inside the module")
+    return tuple(sorted(table.items()))
 
 
 def parse(text: str) -> Pins:
@@ -191,7 +246,28 @@ def parse(text: str) -> Pins:
         modules=modules,
         services=services,
         digest=hashlib.sha256(text.encode()).hexdigest(),
+        openbao=_openbao(data["openbao"]) if "openbao" in data else None,
     )
+
+
+def _openbao(data: object) -> OpenBao:
+    if not isinstance(data, dict):
+        raise PinError("lab/pins.toml: [openbao] is not a table; fix it")
+    pin = OpenBao(
+        version=_text(data, "version", "openbao"),
+        tag=_text(data, "tag", "openbao"),
+        commit=_text(data, "commit", "openbao"),
+        build_date=_text(data, "build_date", "openbao"),
+        source=_text(data, "source", "openbao"),
+        sha256=_text(data, "sha256", "openbao"),
+    )
+    if pin.tag != f"v{pin.version}":
+        raise PinError(f"lab/pins.toml: [openbao] tag {pin.tag!r} does not name version {pin.version!r}; fix one")
+    if not re.fullmatch(r"[0-9a-f]{40}", pin.commit) or not re.fullmatch(r"[0-9a-f]{64}", pin.sha256):
+        raise PinError("lab/pins.toml: [openbao] commit must be a 40-char sha and sha256 a 64-char digest; fix them")
+    if "/" in pin.source or pin.source.startswith("."):
+        raise PinError(f"lab/pins.toml: [openbao] source {pin.source!r} must be a bare file name; fix it")
+    return pin
 
 
 def load(path: Path = PINS_FILE) -> Pins:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePosixPath
 
 UPSTREAM_ARGS = ("-cp=keeper.http://edgex-core-keeper:59890", "--registry")
 STANDARD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -30,13 +31,19 @@ ETC_FILES = {
 """nsswitch.conf makes Go's resolver read /etc/hosts before DNS, so ``localhost`` never waits on DNS."""
 
 
-def image_changes(name: str) -> tuple[str, ...]:
-    """Return the ``podman import --change`` instructions of service `name`."""
+def image_changes(
+    name: str, *, binary_at: str | None = None, args: Sequence[str] | None = None, workdir: str = "/"
+) -> tuple[str, ...]:
+    """Return the ``podman import --change`` instructions of service `name`.
+
+    The entrypoint is its binary (``/<name>`` unless `binary_at` says otherwise); the default
+    arguments are the upstream EdgeX services' unless `args` gives others.
+    """
     return (
         f"ENV PATH={STANDARD_PATH}",
-        "WORKDIR /",
-        f"ENTRYPOINT {json.dumps(['/' + name])}",
-        f"CMD {json.dumps(list(UPSTREAM_ARGS))}",
+        f"WORKDIR {workdir}",
+        f"ENTRYPOINT {json.dumps([binary_at or '/' + name])}",
+        f"CMD {json.dumps(list(UPSTREAM_ARGS if args is None else args))}",
     )
 
 
@@ -84,21 +91,59 @@ def _add_tree(tar: tarfile.TarFile, source: Path, name: str) -> None:
             _add_bytes(tar, target, path.read_bytes(), 0o644)
 
 
-def write_rootfs_tar(name: str, binary: Path, res: Path, tarball: Path) -> None:
-    """Write the root filesystem of service `name` to `tarball`: binary, res tree, busybox, /etc basics, /tmp."""
-    if not res.is_dir():
+def _add_parents(tar: tarfile.TarFile, image_path: str, made: set[str]) -> str:
+    """Add the missing parent directories of `image_path`; return its name inside the tarball."""
+    relative = PurePosixPath(image_path.lstrip("/"))
+    for parent in reversed(relative.parents[:-1]):
+        if str(parent) not in made:
+            _add_dir(tar, str(parent))
+            made.add(str(parent))
+    return str(relative)
+
+
+def write_rootfs_tar(
+    name: str,
+    binary: Path,
+    res: Path | None,
+    tarball: Path,
+    *,
+    binary_at: str | None = None,
+    res_at: str = "/res",
+    executables: Mapping[str, Path] | None = None,
+    files: Mapping[str, Path] | None = None,
+) -> None:
+    """Write the root filesystem of service `name` to `tarball`: binary, res tree, busybox, /etc basics, /tmp.
+
+    `binary` goes to `binary_at` (``/<name>``) and `res` to `res_at` (None: an image with no
+    ``res/``, such as OpenBao's); `executables` and `files` map further image paths to host files
+    (mode 0755 and 0644), for images whose upstream counterpart carries more than one binary or
+    files outside ``res/``.
+    """
+    if res is not None and not res.is_dir():
         raise FileNotFoundError(f"{res}: the res/ tree of {name} is missing from the module cache")
+    extras = [(path, source, 0o755) for path, source in (executables or {}).items()]
+    extras += [(path, source, 0o644) for path, source in (files or {}).items()]
+    for _path, source, _mode in extras:
+        if not source.is_file():
+            raise FileNotFoundError(f"{source}: a file of the {name} image is missing")
     partial = tarball.with_name(tarball.name + ".partial")
     tarball.parent.mkdir(parents=True, exist_ok=True)
+    made = {"etc", "etc/ssl", "etc/ssl/certs", "tmp", "root", "bin"}
     with tarfile.open(partial, "w", format=tarfile.GNU_FORMAT) as tar:
         for directory in ("etc", "etc/ssl", "etc/ssl/certs"):
             _add_dir(tar, directory)
         _add_dir(tar, "tmp", 0o1777)
+        _add_dir(tar, "root", 0o700)  # root's home in /etc/passwd: programs keep state there (bao its token)
         for path, text in ETC_FILES.items():
             _add_bytes(tar, path, text.encode(), 0o644)
         if HOST_CA_BUNDLE.is_file():
             _add_bytes(tar, "etc/ssl/certs/ca-certificates.crt", HOST_CA_BUNDLE.read_bytes(), 0o644)
         _add_busybox(tar)
-        _add_bytes(tar, name, binary.read_bytes(), 0o755)
-        _add_tree(tar, res, "res")
+        _add_bytes(tar, _add_parents(tar, binary_at or f"/{name}", made), binary.read_bytes(), 0o755)
+        if res is not None:
+            res_name = _add_parents(tar, res_at, made)
+            _add_tree(tar, res, res_name)
+            made.add(res_name)
+        for path, source, mode in sorted(extras):
+            _add_bytes(tar, _add_parents(tar, path, made), source.read_bytes(), mode)
     partial.replace(tarball)

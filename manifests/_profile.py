@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -71,6 +71,8 @@ class ReleaseInfo:
     gateway_container: str
     images: Mapping[str, ImageRefs]
     directory: Path
+    security_images: Mapping[str, ImageRefs] = field(default_factory=lambda: MappingProxyType({}))
+    """The images secure mode (``--security on``) adds to the pod: EdgeX's security services."""
 
     @property
     def ports(self) -> dict[str, int]:
@@ -146,14 +148,8 @@ def _read(release: str, path: Path) -> ReleaseInfo:
         services.append(
             Service(reader.name(item, "name", where), reader.name(item, "container", where), reader.port(item, where))
         )
-    images: dict[str, ImageRefs] = {}
-    for component, refs in reader.get(data, "images", dict, "").items():
-        where = f"images.{component}."
-        if not isinstance(refs, dict):
-            raise reader.fail(where.rstrip("."), f"is {refs!r}", "write a mapping with upstream and lab")
-        images[str(component)] = ImageRefs(
-            reader.get(refs, "upstream", str, where), reader.get(refs, "lab", str, where)
-        )
+    images = _image_catalog(reader, reader.get(data, "images", dict, ""), "images")
+    security_images = _image_catalog(reader, data.get("security_images") or {}, "security_images")
     gateway = reader.get(data, "gateway", dict, "")
     return ReleaseInfo(
         release=release,
@@ -165,7 +161,20 @@ def _read(release: str, path: Path) -> ReleaseInfo:
         gateway_container=reader.name(gateway, "container", "gateway."),
         images=MappingProxyType(images),
         directory=path.parent,
+        security_images=MappingProxyType(security_images),
     )
+
+
+def _image_catalog(reader: _Reader, catalog: Mapping[str, Any], key: str) -> dict[str, ImageRefs]:
+    images: dict[str, ImageRefs] = {}
+    for component, refs in catalog.items():
+        where = f"{key}.{component}."
+        if not isinstance(refs, dict):
+            raise reader.fail(where.rstrip("."), f"is {refs!r}", "write a mapping with upstream and lab")
+        images[str(component)] = ImageRefs(
+            reader.get(refs, "upstream", str, where), reader.get(refs, "lab", str, where)
+        )
+    return images
 
 
 @functools.cache

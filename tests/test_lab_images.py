@@ -39,7 +39,7 @@ def test_infra_image_serves_postgres_with_the_edgex_database() -> None:
         podman.podman(["rm", "-f", "-t", "2", name], check=False, timeout_s=60)
 
 
-SERVICES = [c for c in lab.image_refs() if c != naming.INFRA]
+SERVICES = [c for c in lab.image_refs() if c not in (naming.INFRA, naming.OPENBAO)]
 
 
 @pytest.mark.parametrize("component", SERVICES)
@@ -62,3 +62,29 @@ def test_service_binary_links_exactly_what_its_release_go_mod_requires(component
         path: (version, required.get(path)) for path, version in linked.items() if required.get(path) != version
     }
     assert differing == {}, f"{component}: linked (version, go.mod's) differ: {differing}"
+
+
+def test_openbao_image_serves_a_secret_store_that_keeps_a_secret() -> None:
+    ref = lab.ensure_images(only=[naming.OPENBAO])[naming.OPENBAO]
+    version = podman.podman(["run", "--rm", "--network", "none", ref, "version"], timeout_s=60).stdout
+    assert version.startswith("OpenBao v2.4.4 (4bfd70723d4f9b82be00e87b8c018ac661dd9b99)"), version
+    name = f"edgex-smoke-lab-test-{uuid.uuid4().hex[:8]}"
+    token = uuid.uuid4().hex
+    podman.podman(
+        ["run", "-d", "--name", name, "--network", "none", ref, "server", "-dev", f"-dev-root-token-id={token}"],
+        timeout_s=60,
+    )
+    try:
+        bao = ["exec", "-e", "BAO_ADDR=http://127.0.0.1:8200", "-e", f"BAO_TOKEN={token}", name, "bao"]
+        deadline = time.monotonic() + 30
+        while True:
+            status = podman.podman([*bao, "status", "-format=json"], check=False)
+            if status.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)  # the dev server unseals itself within a second of starting
+        assert '"sealed": false' in status.stdout, status.stdout + status.stderr
+        podman.podman([*bao, "kv", "put", "secret/edgex-smoke", "answer=42"])
+        got = podman.podman([*bao, "kv", "get", "-field=answer", "secret/edgex-smoke"]).stdout.strip()
+        assert got == "42"
+    finally:
+        podman.podman(["rm", "-f", "-t", "0", name], check=False, timeout_s=60)

@@ -114,6 +114,19 @@ def test_parse_wants_sdk_version_var_and_sdk_module_together() -> None:
         pins.parse(text)
 
 
+def test_an_image_path_must_be_absolute_and_a_module_path_relative() -> None:
+    extra = '\n[services.core-data.files]\n"/res-more/a.yaml" = "cmd/core-data/res/configuration.yaml"\n'
+    assert pins.parse(GOOD + extra).services["core-data"].files == (
+        ("/res-more/a.yaml", "cmd/core-data/res/configuration.yaml"),
+    )
+    with pytest.raises(PinError, match=r"'res-more/a.yaml' is not an absolute path inside the image"):
+        pins.parse(GOOD + extra.replace('"/res-more', '"res-more'))
+    with pytest.raises(PinError, match=r"is not a path inside the module"):
+        pins.parse(GOOD + extra.replace('"cmd/core-data', '"../cmd/core-data'))
+    with pytest.raises(PinError, match=r"binary_at '/a/../b' is not an absolute path inside the image"):
+        pins.parse(GOOD.replace('module = "edgex-go"', 'module = "edgex-go"\nbinary_at = "/a/../b"', 1))
+
+
 def test_repository_pins_are_consistent() -> None:
     loaded = pins.load()
     assert set(loaded.services) == {
@@ -123,10 +136,17 @@ def test_repository_pins_are_consistent() -> None:
         "device-virtual",
         "device-rest",
         "device-mqtt",
+        "security-secretstore-setup",
+        "security-bootstrapper",
+        "security-proxy-auth",
+        "security-proxy-setup",
     }
     for service in loaded.services.values():
         assert service.package.startswith(service.module.path + "/")
-        assert "no_openziti" in service.tags
+        for _path, package in service.extra_binaries:
+            assert package.startswith(service.module.path + "/")
+        # edgex-go's Makefile builds its security binaries without a message bus, the others without OpenZiti.
+        assert ("no_messagebus" if service.name.startswith("security-") else "no_openziti") in service.tags
         assert service.version_vars
         assert service.module.release.startswith("4.0.")
         assert (service.sdk_module != "") == service.name.startswith("device-")

@@ -4,6 +4,8 @@ import json
 import tarfile
 from pathlib import Path
 
+import pytest
+
 from lab import service_image
 
 
@@ -50,3 +52,51 @@ def test_image_changes_match_the_upstream_run_contract() -> None:
     cmd = next(c for c in changes if c.startswith("CMD "))
     assert json.loads(cmd[4:]) == ["-cp=keeper.http://edgex-core-keeper:59890", "--registry"]
     assert any(c.startswith("ENV PATH=/usr/local/sbin:") for c in changes)
+
+
+def test_an_image_with_the_layout_of_a_security_image_gets_every_path_and_its_parents(tmp_path: Path) -> None:
+    binary, token_provider, token_config = tmp_path / "b", tmp_path / "tp", tmp_path / "token-config.json"
+    for path in (binary, token_provider, token_config):
+        path.write_bytes(b"x")
+    res = tmp_path / "res"
+    res.mkdir()
+    (res / "configuration.yaml").write_text("a: 1\n")
+    tarball = tmp_path / "bootstrapper.tar"
+
+    service_image.write_rootfs_tar(
+        "security-bootstrapper",
+        binary,
+        res,
+        tarball,
+        binary_at="/edgex-init-staging/security-bootstrapper",
+        res_at="/edgex-init-staging/res",
+        executables={"/security-file-token-provider": token_provider},
+        files={"/edgex-init-staging/bootstrap-postgres/res/token-config.json": token_config},
+    )
+
+    with tarfile.open(tarball) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+    assert members["edgex-init-staging"].isdir()
+    assert members["edgex-init-staging/security-bootstrapper"].mode == 0o755
+    assert members["edgex-init-staging/res/configuration.yaml"].isfile()
+    assert members["security-file-token-provider"].mode == 0o755
+    assert members["edgex-init-staging/bootstrap-postgres"].isdir()
+    assert members["edgex-init-staging/bootstrap-postgres/res/token-config.json"].mode == 0o644
+    assert "security-bootstrapper" not in members, "the binary is only where the upstream image has it"
+
+
+def test_a_missing_file_of_an_image_is_named(tmp_path: Path) -> None:
+    res = tmp_path / "res"
+    res.mkdir()
+    (tmp_path / "b").write_bytes(b"x")
+    with pytest.raises(FileNotFoundError, match="nope: a file of the svc image is missing"):
+        service_image.write_rootfs_tar("svc", tmp_path / "b", res, tmp_path / "o.tar", files={"/x": tmp_path / "nope"})
+
+
+def test_image_changes_of_a_security_image_use_its_binary_workdir_and_no_upstream_args() -> None:
+    changes = service_image.image_changes(
+        "security-proxy-setup", binary_at="/edgex/secrets-config", args=[], workdir="/edgex"
+    )
+    assert 'ENTRYPOINT ["/edgex/secrets-config"]' in changes
+    assert "WORKDIR /edgex" in changes
+    assert "CMD []" in changes
