@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -35,6 +36,48 @@ def test_infra_image_serves_postgres_with_the_edgex_database() -> None:
         assert len(tools.stdout.split()) == 4
         modules = podman.podman(["exec", name, "ls", "/usr/lib/nginx/modules"]).stdout
         assert "ngx_stream_module.so" in modules
+    finally:
+        podman.podman(["rm", "-f", "-t", "2", name], check=False, timeout_s=60)
+
+
+def test_infra_postgres_takes_secure_mode_s_password_file_and_init_scripts_before_it_listens(tmp_path: Path) -> None:
+    """The official image's contract that security-bootstrapper's configurePostgres relies on."""
+    ref = lab.ensure_infra_image()
+    init = tmp_path / "init"
+    init.mkdir()
+    # What configurePostgres writes, in short: a bash script that creates a service's user with psql.
+    (init / "create-users.sh").write_text(
+        '#!/bin/bash\nset -e\npsql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" -q -d edgex_db '
+        "-c \"CREATE USER core_data WITH PASSWORD 'core-data-pw'\"\n"
+    )
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "postgres_password").write_text("superuser-pw")
+    name = f"edgex-smoke-lab-test-{uuid.uuid4().hex[:8]}"
+    podman.podman(
+        [
+            *("run", "-d", "--name", name, "--network", "none"),
+            *("-v", f"{init}:/docker-entrypoint-initdb.d:ro,z", "-v", f"{secrets}:/run/secrets:z"),
+            *("-e", "POSTGRES_PASSWORD_FILE=/run/secrets/postgres_password", ref),
+        ],
+        timeout_s=60,
+    )
+    try:
+
+        def psql(user: str, password: str) -> str:
+            query = ["exec", "-e", f"PGPASSWORD={password}", name, "psql", "-h", "localhost", "-U", user]
+            return podman.podman([*query, "-d", "edgex_db", "-tAc", "select current_user"], check=False).stdout.strip()
+
+        deadline = time.monotonic() + 30
+        while psql("core_data", "core-data-pw") != "core_data" and time.monotonic() < deadline:
+            time.sleep(0.5)  # PostgreSQL initialises its data directory on first start
+        assert psql("core_data", "core-data-pw") == "core_data", "the init script's user logs in over TCP"
+        assert psql("postgres", "superuser-pw") == "postgres", "the superuser has the password from the file"
+        assert not (secrets / "postgres_password").exists(), "the password file is deleted once read"
+        log = podman.podman(["logs", name]).stderr
+        assert log.index("running /docker-entrypoint-initdb.d/create-users.sh") < log.index("starting postgres on"), (
+            "the users exist before postgres listens for EdgeX"
+        )
     finally:
         podman.podman(["rm", "-f", "-t", "2", name], check=False, timeout_s=60)
 
