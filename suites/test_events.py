@@ -20,6 +20,7 @@ from suites.conftest import CountAtStart
 INTEGER_DEVICE = "Random-Integer-Device"
 INTEGER_AUTOEVENT_S = 15.0
 MARGIN_S = 15.0
+INTEGER_EVENTS = f"edgex/events/device/device-virtual/+/{INTEGER_DEVICE}/#"
 MQTT_EVENT_TIMEOUT_S = 40.0
 """Counted from the moment the bus observer subscribed."""
 COUNT_POLL_S = 0.2
@@ -46,7 +47,7 @@ def test_integer_device_event_count_grows_within_its_interval(
         )
     except EventTimeoutError:
         fail(
-            f"device-virtual: published no {INTEGER_DEVICE} event on the message bus within {window_s:g} s "
+            f"device-virtual: published no {INTEGER_DEVICE} event on {INTEGER_EVENTS} within {window_s:g} s "
             f"(its autoevent interval is {INTEGER_AUTOEVENT_S:g} s); core-data's count stayed at {before}"
         )
     try:
