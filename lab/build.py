@@ -20,6 +20,11 @@ OPENBAO_ARGS = ("server", "-dev")
 """The upstream image's default command: a throw-away dev server (the manifest gives the real one)."""
 
 
+def _image_current(ref: str, image_key: str) -> bool:
+    """True if podman holds `ref`, built from the inputs that `image_key` sums up."""
+    return podman.image_labels(ref).get(naming.LABEL_KEY) == image_key
+
+
 def infra_ref(pins: Pins) -> str:
     """Return the reference of the infra image."""
     return naming.image_ref(naming.INFRA, pins.infra.tag)
@@ -49,7 +54,7 @@ def build_infra(pins: Pins, steps: Steps, cache: Path) -> str:
         }
         podman.import_tarball(tarball, ref, changes=infra.IMAGE_CHANGES, labels=labels)
 
-    if not steps.force and podman.image_labels(ref).get(naming.LABEL_KEY) == image_key:
+    if not steps.force and _image_current(ref, image_key):
         steps.skip("infra rootfs")  # the image made from it is current; the tarball is not needed
     else:
         steps.run("infra rootfs", rootfs_key, build=make_tarball, exists=tarball.is_file)
@@ -57,7 +62,7 @@ def build_infra(pins: Pins, steps: Steps, cache: Path) -> str:
         "infra image",
         image_key,
         build=make_image,
-        exists=lambda: podman.image_labels(ref).get(naming.LABEL_KEY) == image_key,
+        exists=lambda: _image_current(ref, image_key),
     )
     return ref
 
@@ -123,7 +128,7 @@ def _ensure_service(ctx: _GoContext, service: Service, ref: str) -> None:
     image_key = step_key(
         f"image {name}", build_key, files_digest(IMAGE_SOURCES, root=LAB_DIR), _ca_digest(), json.dumps(changes)
     )
-    if not ctx.steps.force and podman.image_labels(ref).get(naming.LABEL_KEY) == image_key:
+    if not ctx.steps.force and _image_current(ref, image_key):
         ctx.steps.skip(f"go build {name}")
         ctx.steps.skip(f"image {name}")
         return
@@ -170,7 +175,7 @@ def _ensure_service(ctx: _GoContext, service: Service, ref: str) -> None:
         f"image {name}",
         image_key,
         build=make_image,
-        exists=lambda: podman.image_labels(ref).get(naming.LABEL_KEY) == image_key,
+        exists=lambda: _image_current(ref, image_key),
     )
 
 
@@ -229,7 +234,7 @@ def build_openbao(pin: OpenBao, steps: Steps, cache: Path) -> str:
         files_digest(OPENBAO_SOURCES, root=LAB_DIR),
     )
     image_key = step_key("image openbao", build_key, files_digest(IMAGE_SOURCES, root=LAB_DIR), json.dumps(changes))
-    if not steps.force and podman.image_labels(ref).get(naming.LABEL_KEY) == image_key:
+    if not steps.force and _image_current(ref, image_key):
         for step in ("openbao source", "go build openbao", "image openbao"):
             steps.skip(step)
         return ref
@@ -262,6 +267,6 @@ def build_openbao(pin: OpenBao, steps: Steps, cache: Path) -> str:
         "image openbao",
         image_key,
         build=make_image,
-        exists=lambda: podman.image_labels(ref).get(naming.LABEL_KEY) == image_key,
+        exists=lambda: _image_current(ref, image_key),
     )
     return ref
