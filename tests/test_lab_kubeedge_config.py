@@ -8,7 +8,7 @@ import yaml
 
 from lab.cluster import layout as cluster_layout
 from lab.cluster.layout import Layout as ClusterLayout
-from lab.kubeedge import config, layout
+from lab.kubeedge import config, host_ports, layout
 from lab.kubeedge.layout import Layout
 
 TOKEN = "0123abcd.token-value-never-printed"
@@ -64,3 +64,20 @@ def test_edgecore_leaves_port_1883_to_the_edgex_broker(tmp_path: Path) -> None:
     assert modules["edgeHub"]["websocket"]["server"] == f"192.0.2.2:{layout.CLOUDHUB_PORT}"
     assert modules["edgeHub"]["httpServer"] == f"https://192.0.2.2:{layout.CLOUDHUB_HTTPS_PORT}"
     assert modules["edgeHub"]["token"] == TOKEN
+
+
+def test_the_edge_host_reserves_edgex_s_ports_and_takes_back_only_what_it_added(tmp_path: Path) -> None:
+    sysctl, record = tmp_path / "ip_local_reserved_ports", tmp_path / "reserved-ports"
+    sysctl.write_text("59880,8080-8081\n")  # an operator's own reservation, and one EdgeX port already in it
+    added = host_ports.reserve(record, sysctl)
+    assert added == host_ports.edgex_ports() - {59880}
+    assert host_ports.parse(sysctl.read_text()) == host_ports.edgex_ports() | {8080, 8081}
+    assert host_ports.release(record, sysctl) == added
+    assert host_ports.parse(sysctl.read_text()) == {59880, 8080, 8081}, "what was there before stays"
+    assert not record.exists()
+    assert host_ports.release(record, sysctl) == set(), "a second release changes nothing"
+
+
+def test_edgex_s_ports_to_reserve_are_the_release_s_service_ports() -> None:
+    assert host_ports.edgex_ports() == {59880, 59881, 59882, 59900, 59982, 59986}
+    assert host_ports.parse("59880-59882,59900") == {59880, 59881, 59882, 59900}

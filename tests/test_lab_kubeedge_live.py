@@ -16,7 +16,7 @@ import lab
 from distros import local_cluster
 from harness.vocabulary import ExitCode
 from lab.cluster import processes
-from lab.kubeedge import api
+from lab.kubeedge import api, host_ports
 from lab.kubeedge.api import EdgeNode
 from lab.kubeedge.layout import Layout
 from tests import _smoke
@@ -43,6 +43,8 @@ def _passed(report: dict[str, Any], output: str) -> None:
 
 
 def test_edgex_passes_every_check_on_the_edge_node(edge: EdgeNode, tmp_path: Path) -> None:
+    reserved = host_ports.parse(host_ports.SYSCTL.read_text())
+    assert host_ports.edgex_ports() <= reserved, "the edge host keeps EdgeX's ports out of its ephemeral range"
     done, report = _smoke.run_with_report(tmp_path, *LOCAL)
     output = done.stdout + done.stderr
     _passed(report, output)

@@ -34,7 +34,7 @@ from lab import toolchain
 from lab.cluster import api as cluster_api
 from lab.cluster import build, cleanup, cni, containerd, pause, processes
 from lab.kubeedge import config as edge_config
-from lab.kubeedge import layout
+from lab.kubeedge import host_ports, layout
 from lab.kubeedge.layout import Layout
 
 Progress = Callable[[str], None]
@@ -190,6 +190,9 @@ class _Starter:
     def run(self, bindir: Path) -> EdgeNode:
         state, cluster = self.state, self.cluster
         state.root.mkdir(parents=True, exist_ok=True)
+        reserved = host_ports.reserve(state.reserved_ports_record)
+        if reserved:
+            self.progress(f"lab-kubeedge: reserved EdgeX's ports on this edge host: {host_ports.render(reserved)}")
         with _clients(cluster.admin_kubeconfig) as (core, extensions):
             for path in crd_files():
                 _create(extensions.create_custom_resource_definition, yaml.safe_load(path.read_text()))
@@ -303,6 +306,7 @@ def down(*, progress: Progress = print) -> None:
         node_name = json.loads(state.meta.read_text())["node_name"]
         with _clients(state.cluster.admin_kubeconfig) as (core, _), contextlib.suppress(client.ApiException):
             core.delete_node(node_name, _request_timeout=REQUEST_TIMEOUT_S)
+    host_ports.release(state.reserved_ports_record)
     problems = [f"cannot unmount {m}" for m in cleanup.unmount_all(state.root)] if state.root.exists() else []
     cleanup.remove_pod_cgroups(layout.EDGE_CGROUP_ROOT.strip("/"))
     if problems:

@@ -42,6 +42,11 @@ class Layout:
         return self.cluster.root / "kubeedge"
 
     @property
+    def reserved_ports_record(self) -> Path:
+        """The ports `lab.kubeedge.host_ports.reserve` added to the host's reserved ports, to take back on down."""
+        return self.root / "reserved-ports"
+
+    @property
     def cloudcore_config(self) -> Path:
         """The configuration file of cloudcore."""
         return self.root / "cloudcore.yaml"
