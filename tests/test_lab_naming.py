@@ -42,5 +42,12 @@ def test_image_refs_name_every_component_with_its_release() -> None:
         "device-virtual",
         "device-rest",
         "device-mqtt",
+        "security-secretstore-setup",
+        "security-bootstrapper",
+        "security-proxy-auth",
+        "security-proxy-setup",
+        "openbao",
     }
+    assert refs["openbao"] == "localhost/edgex-smoke-lab/openbao:2.4.4"
+    assert refs["security-proxy-auth"] == "localhost/edgex-smoke-lab/security-proxy-auth:4.0.1"
     assert all(naming.is_lab_ref(ref) for ref in refs.values())
