@@ -6,6 +6,7 @@ DISTRO ?= podman
 IMAGES ?= auto
 EDGEX ?= 4.0
 PROVISION ?= attach
+SECURITY ?= off
 PYTEST_ARGS ?=
 RELEASES := 4.0
 
@@ -52,7 +53,7 @@ endif
 	if [ "$(PROVISION)" = local ] && [ "$(DISTRO)" = kubeedge ] && ! $(PY) -m lab.kubeedge status >/dev/null 2>&1; then \
 	  $(PY) -m lab.kubeedge up || exit 1; edge=yes; \
 	fi; \
-	$(PY) -m pytest suites --distro=$(DISTRO) --images=$(IMAGES) --edgex=$(EDGEX) --provision=$(PROVISION) $(PYTEST_ARGS)
+	$(PY) -m pytest suites --distro=$(DISTRO) --images=$(IMAGES) --edgex=$(EDGEX) --provision=$(PROVISION) --security=$(SECURITY) $(PYTEST_ARGS)
 
 # Lint, then the harness's own tests (real mosquitto, nginx, podman, Go, the lab EdgeX images). As root,
 # the lab cluster (a real Kubernetes built here) is started first, so the Kubernetes driver and contract

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from harness.errors import GatewayAuthError, GatewayError
 
@@ -24,6 +25,22 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 BODY_EXCERPT_CHARS = 256
+
+
+class NamedServerAdapter(HTTPAdapter):
+    """HTTPS that checks the certificate for one fixed name (SNI and hostname check), at any address.
+
+    The chain is still verified against the caller's CA; only the name compared is not the URL's host.
+    """
+
+    def __init__(self, server_name: str) -> None:
+        self.server_name = server_name
+        super().__init__()
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        """Every pool sends `server_name` as SNI and checks the certificate against it."""
+        pool_kwargs.update(server_hostname=self.server_name, assert_hostname=self.server_name)
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
 
 
 @dataclass(frozen=True)

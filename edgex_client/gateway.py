@@ -52,6 +52,9 @@ class GatewayClient:
             Verification cannot be turned off.
         token: A JWT for secure mode; sent as ``Authorization: Bearer``, never logged.
         timeout_s: Connect and read timeout of each request.
+        server_name: The name the gateway's certificate must carry, whatever address `base_url`
+            names (a deployment makes its certificate for a fixed name, not for every address
+            a client may use); the URL's host when None.
 
     Raises:
         ValueError: `verify` is False.
@@ -65,6 +68,7 @@ class GatewayClient:
         verify: str | bool = True,
         token: str | None = None,
         timeout_s: float = 10.0,
+        server_name: str | None = None,
     ) -> None:
         if verify is False:
             raise ValueError("gateway: verify=False would turn TLS verification off; pass verify=<CA bundle path>")
@@ -77,6 +81,8 @@ class GatewayClient:
         self._has_token = token is not None
         self._verify = verify
         self._session = requests.Session()
+        if server_name is not None:
+            self._session.mount("https://", _http.NamedServerAdapter(server_name))
         if token is not None:
             self._session.headers["Authorization"] = f"Bearer {token}"
 

@@ -113,6 +113,9 @@ class MqttWatcher:
         password: Its password; never logged.
         ca_path: CA bundle to verify the broker's TLS certificate; None for plain TCP.
         connect_timeout_s: Bound on the TCP/TLS connect and on the wait for CONNACK.
+        server_name: The name the broker's certificate must carry, whatever address `host` is
+            (a deployment's gateway certificate names the gateway, not every address a client
+            may use); `host` when None. The chain is verified against `ca_path` either way.
     """
 
     def __init__(
@@ -125,6 +128,7 @@ class MqttWatcher:
         password: str | None = None,
         ca_path: str | None = None,
         connect_timeout_s: float = 10,
+        server_name: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -134,6 +138,7 @@ class MqttWatcher:
         self._username = username
         self._password = password
         self._ca_path = ca_path
+        self._server_name = server_name
         self._messages: queue.Queue[Message | _ConnectionLost] = queue.Queue()
         self._state = threading.Condition()
         self._connack: ReasonCode | None = None
@@ -199,6 +204,9 @@ class MqttWatcher:
                     "pass ca_path=<the broker's CA certificate>"
                 )
             self._client.tls_set(ca_certs=self._ca_path)
+            if self._server_name is not None:
+                # The chain is still verified; the certificate's name is checked below, against server_name.
+                self._client.tls_insecure_set(True)
         if self._username is not None:
             self._client.username_pw_set(self._username, self._password)
         self._client.connect_timeout = self.connect_timeout_s
@@ -226,6 +234,20 @@ class MqttWatcher:
                 problem = f"refused client {self.client_id}: {connack}"
                 fix = _connack_fix(connack)
             raise BrokerError(f"{self._where} {problem}; {fix}")
+        if self._server_name is not None:
+            self._check_server_name(self._server_name)
+
+    def _check_server_name(self, name: str) -> None:
+        sock = self._client.socket()
+        certificate = sock.getpeercert() if isinstance(sock, ssl.SSLSocket) else None
+        entries: Any = (certificate or {}).get("subjectAltName", ())
+        names = [str(value) for kind, value in entries if kind == "DNS"]
+        if name not in names:
+            self._stop()
+            raise BrokerError(
+                f"{self._where}: the TLS certificate names {', '.join(names) or 'nothing'}, not {name!r}; "
+                "is this the deployment's gateway?"
+            )
 
     def close(self) -> None:
         """Disconnect and stop the network thread; safe to call twice."""

@@ -31,7 +31,7 @@ from distros import (
     Target,
 )
 from edgex_client import BusObserver, GatewayClient, MqttWatcher, fresh_event, wait_for
-from edgex_smoke import diagnosis
+from edgex_smoke import diagnosis, secure
 from edgex_smoke.options import AUTO_IMAGES, RunOptions
 from edgex_smoke.status import StatusLine
 from harness.errors import (
@@ -81,11 +81,26 @@ class LiveEdgeX:
     """Container name → image reference."""
     bus: BusObserver
     """The run's one subscription to EdgeX's events, from the end of the ready phase on."""
+    credentials: secure.Credentials | None = None
+    """Secure mode: the gateway's CA and name, the run's JWT and the broker's credentials."""
 
     @property
     def services(self) -> tuple[str, ...]:
         """EdgeX services routed by the gateway, e.g. ``core-data``."""
         return tuple(service.name for service in self.release.services)
+
+    @property
+    def internal_ports(self) -> dict[str, int]:
+        """Every listener of the pod that must stay inside it, by component.
+
+        The database, the broker and the services; in secure mode also the secret store,
+        security-proxy-auth, security-secretstore-setup and the stage gates.
+        """
+        info = self.release
+        ports = {"database": info.database.port, "mqtt-broker": info.broker.port, **info.ports}
+        if self.credentials is not None:
+            ports.update(info.secure_listeners)
+        return ports
 
     @property
     def common_config_path(self) -> str:
@@ -94,7 +109,41 @@ class LiveEdgeX:
 
     def mqtt(self) -> MqttWatcher:
         """A new MQTT watcher connected through the gateway's MQTT route (use it as a context manager)."""
-        return MqttWatcher(self.endpoints.mqtt_host, self.endpoints.mqtt_port)
+        return mqtt_watcher(self.endpoints, self.credentials)
+
+
+def mqtt_watcher(
+    endpoints: Endpoints, credentials: secure.Credentials | None, client_id_prefix: str = "edgex-smoke"
+) -> MqttWatcher:
+    """An MQTT client for the gateway's MQTT route; in secure mode with TLS and the broker's credentials."""
+    if credentials is None:
+        return MqttWatcher(endpoints.mqtt_host, endpoints.mqtt_port, client_id_prefix=client_id_prefix)
+    return MqttWatcher(
+        endpoints.mqtt_host,
+        endpoints.mqtt_port,
+        client_id_prefix=client_id_prefix,
+        username=credentials.bus_username,
+        password=credentials.bus_password,
+        ca_path=str(credentials.ca_path),
+        server_name=credentials.server_name,
+    )
+
+
+def gateway_client(endpoints: Endpoints, credentials: secure.Credentials | None) -> GatewayClient:
+    """The REST client of the gateway; in secure mode over TLS, verified with the deployment's CA, with the JWT."""
+    if credentials is None:
+        return GatewayClient(endpoints.gateway_url)
+    return GatewayClient(
+        secure_url(endpoints),
+        verify=str(credentials.ca_path),
+        token=credentials.jwt,
+        server_name=credentials.server_name,
+    )
+
+
+def secure_url(endpoints: Endpoints) -> str:
+    """The gateway's URL over TLS: the same address and port, ``https``."""
+    return "https://" + endpoints.gateway_url.split("://", 1)[-1]
 
 
 class SmokeRun:
@@ -233,7 +282,10 @@ class SmokeRun:
         services = tuple(service.name for service in release.services)
         self._wait_deployed(watch, services)
         endpoints = self.distro.endpoints(target, deployment)
-        gateway = GatewayClient(endpoints.gateway_url)
+        credentials = (
+            self._credentials(target, deployment, endpoints, release) if self.options.security == "on" else None
+        )
+        gateway = gateway_client(endpoints, credentials)
         for service, version in self._wait_pings(watch, gateway, services).items():
             self.report.set_version(service, version)
         images = manifests.image_refs(objects) if objects else {}
@@ -242,8 +294,29 @@ class SmokeRun:
             {"component": name, "ref": ref, "digest": digests.get(ref), "labels": distros.local_image_labels(ref)}
             for name, ref in images.items()
         )
-        bus = BusObserver(MqttWatcher(endpoints.mqtt_host, endpoints.mqtt_port, client_id_prefix="edgex-smoke-bus"))
-        return LiveEdgeX(self.distro, target, deployment, endpoints, gateway, release, dict(images), bus)
+        bus = BusObserver(mqtt_watcher(endpoints, credentials, "edgex-smoke-bus"))
+        return LiveEdgeX(self.distro, target, deployment, endpoints, gateway, release, dict(images), bus, credentials)
+
+    def _credentials(
+        self, target: Target, deployment: Deployment, endpoints: Endpoints, release: manifests.ReleaseInfo
+    ) -> secure.Credentials:
+        """Secure mode: the CA, a proxy user's JWT and the broker's credentials, once the pod can give them."""
+        self.status.update("secure mode: reading the gateway's CA, making the proxy user, getting its JWT")
+        return wait_for(
+            lambda: secure.obtain(
+                self.distro,
+                target,
+                deployment,
+                gateway=release.gateway_container,
+                gateway_url=secure_url(endpoints),
+                work_dir=self.work_dir,
+            ),
+            timeout_s=self.options.ready_timeout_s,
+            interval_s=1.0,
+            what="secure EdgeX: the proxy user's JWT through the gateway and the broker's credentials",
+            retry_on=(ProductError,),
+            error=ProductError,
+        )
 
     def _wait_deployed(self, watch: _PodWatch, services: tuple[str, ...]) -> None:
         """The target's own wait for running (and, with probes, ready) containers, in slices, watching the pod.

@@ -67,7 +67,12 @@ OPTIONS: tuple[Option, ...] = (
         "NAME",
     ),
     Option("--edgex", "4.0", "EdgeX release profile (manifests/releases/)", "RELEASE"),
-    Option("--security", "off", "EdgeX security mode: off (on is not implemented yet)", "off|on"),
+    Option(
+        "--security",
+        "off",
+        "EdgeX security mode: on adds EdgeX's secret store and security services, JWT and TLS at the gateway",
+        "off|on",
+    ),
     Option(
         "--images",
         AUTO_IMAGES,
@@ -220,11 +225,6 @@ def validate(
     _choice("--distro", distro, distros.names())
     _choice("--edgex", release, list(manifests.RELEASES))
     _choice("--security", security, SECURITY_MODES)
-    if security == "on":
-        raise OptionError(
-            "--security on: secure mode (JWT through the gateway, TLS with the deployment's CA) "
-            "is not implemented yet; use --security off"
-        )
     if images != AUTO_IMAGES:
         try:
             manifests.ImageSource.parse(images)

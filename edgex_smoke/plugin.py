@@ -62,6 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "last: runs after the other checks (it waits on EdgeX's clock or judges the run)"
     )
+    config.addinivalue_line("markers", "secure_only: checks what secure mode promises; collected with --security on")
     try:
         run_options = _options(config)
     except opts.OptionError as err:
@@ -86,7 +87,7 @@ class SmokeSession:
             mode=_initial_mode(run_options),
             release=run_options.release,
             image_source=image_source,
-            security="off",
+            security=run_options.security,  # type: ignore[arg-type]  # validated: one of SECURITY_MODES
         )
         self.run = SmokeRun(run_options, self.report, self.status)
         self.live: LiveEdgeX | None = None

@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+from manifests._gateway import SERVER_NAME as GATEWAY_SERVER_NAME
 from manifests._images import IMAGE_SOURCES, IMAGE_SOURCES_HELP, ImageSource, mirror_reference, runtime_reference
 from manifests._profile import Endpoint, ImageRefs, ReleaseInfo, Service, available_releases, release_info
 from manifests._render import (
@@ -46,6 +47,7 @@ __all__ = [
     "GATEWAY_CONFIGMAP",
     "GATEWAY_HTTP_PORT",
     "GATEWAY_MQTT_PORT",
+    "GATEWAY_SERVER_NAME",
     "IMAGE_SOURCES",
     "IMAGE_SOURCES_HELP",
     "MAX_NAME_LENGTH",

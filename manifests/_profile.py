@@ -19,6 +19,9 @@ POD_FILE = "pod.yaml"
 COMMON_CONFIG_FILE = "common-configuration.yaml"
 BROKER_CONFIG_FILE = "mosquitto.conf"
 START_SCRIPT_FILE = "wait-for.sh"
+SECURE_DIR = "secure"
+"""The secure profile of a release: its pod patch and the scripts of ConfigMap <pod>-secure."""
+SECURE_PATCH_FILE = "patch.yaml"
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
@@ -73,6 +76,18 @@ class ReleaseInfo:
     directory: Path
     security_images: Mapping[str, ImageRefs] = field(default_factory=lambda: MappingProxyType({}))
     """The images secure mode (``--security on``) adds to the pod: EdgeX's security services."""
+    proxy_auth: Endpoint | None = None
+    """Secure mode: where the gateway's ``auth_request`` goes (security-proxy-auth)."""
+    secret_store: Endpoint | None = None
+    """Secure mode: OpenBao, whose two token endpoints the gateway passes through."""
+    secure_listeners: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    """Secure mode: every listener the secure pod adds (proxy-auth, OpenBao, setup, stage gates) by name."""
+
+    @property
+    def secure_directory(self) -> Path | None:
+        """The release's secure profile, or None if it has none."""
+        directory = self.directory / SECURE_DIR
+        return directory if (directory / SECURE_PATCH_FILE).is_file() else None
 
     @property
     def ports(self) -> dict[str, int]:
@@ -150,6 +165,17 @@ def _read(release: str, path: Path) -> ReleaseInfo:
         )
     images = _image_catalog(reader, reader.get(data, "images", dict, ""), "images")
     security_images = _image_catalog(reader, data.get("security_images") or {}, "security_images")
+    security = data.get("security") or {}
+    if not isinstance(security, dict):
+        raise reader.fail("security", f"is {security!r}", "write a mapping with proxy_auth and secret_store")
+    secure_endpoints = {
+        key: Endpoint(reader.name(item, "container", f"security.{key}."), reader.port(item, f"security.{key}."))
+        for key in ("proxy_auth", "secret_store")
+        if isinstance(item := security.get(key), dict)
+    }
+    listeners = {endpoint.container: endpoint.port for endpoint in secure_endpoints.values()}
+    for key, port in (security.get("internal_ports") or {}).items():
+        listeners[str(key)] = reader.port({"port": port}, f"security.internal_ports.{key}.")
     gateway = reader.get(data, "gateway", dict, "")
     return ReleaseInfo(
         release=release,
@@ -162,6 +188,9 @@ def _read(release: str, path: Path) -> ReleaseInfo:
         images=MappingProxyType(images),
         directory=path.parent,
         security_images=MappingProxyType(security_images),
+        proxy_auth=secure_endpoints.get("proxy_auth"),
+        secret_store=secure_endpoints.get("secret_store"),
+        secure_listeners=MappingProxyType(listeners),
     )
 
 

@@ -7,8 +7,10 @@ Steps, each from one data file (see manifests/README.md):
 3. images and pull policies from `release.yaml`'s catalog and the image source, and the EdgeX
    service ports reserved from the pod's ephemeral port range (`reserved_ports`);
 4. the image-source patch `images/<lab|upstream>.yaml`, if there is one;
-5. the distro overlay `overlays/<distro>/patch.yaml`;
-6. the run's labels on every object, then the pod's invariants are checked.
+5. with ``security="on"``, the release's secure patch `releases/<release>/secure/patch.yaml`, and
+   the images of the containers it adds, from `release.yaml`'s ``security_images``;
+6. the distro overlay `overlays/<distro>/patch.yaml`;
+7. the run's labels on every object, then the pod's invariants are checked.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ IMAGES_DIR = _files.ROOT / "images"
 OVERLAYS_DIR = _files.ROOT / "overlays"
 OVERLAY_FILE = "patch.yaml"
 
-SECURITY_MODES: tuple[str, ...] = ("off",)
-"""Security modes that render."""
-PLANNED_SECURITY_MODES: tuple[str, ...] = ("on",)
+SECURITY_MODES: tuple[str, ...] = ("off", "on")
+"""Security modes that render (``on`` only for a release with a secure profile)."""
+PLANNED_SECURITY_MODES: tuple[str, ...] = ()
 """Security modes that are known but not implemented yet."""
 
 POD_NAME = "edgex"
@@ -39,6 +41,7 @@ COMMON_CONFIGMAP = "-common-config"
 GATEWAY_CONFIGMAP = "-gateway-config"
 BROKER_CONFIGMAP = "-broker-config"
 START_CONFIGMAP = "-start"
+SECURE_CONFIGMAP = "-secure"
 """The ConfigMaps' names are the pod's name with these suffixes, so two runs' objects never share a name."""
 MAX_NAME_LENGTH = 40
 """Room for the longest suffix within a 63-character name (podman names volumes and containers after them)."""
@@ -69,6 +72,7 @@ def gateway_config(
     ports: Mapping[str, int] | None = None,
     listen_host: str | None = None,
     runtime_dir: str = _gateway.RUNTIME_DIR,
+    security: str = "off",
 ) -> str:
     """Return the gateway's nginx.conf for `release`, generated from its service table.
 
@@ -81,6 +85,7 @@ def gateway_config(
             them to free ports.
         listen_host: Address the gateway listens on; ``None`` means every address.
         runtime_dir: Directory for nginx's pid file and temp paths.
+        security: ``"on"``: TLS on both ports, every route checked by security-proxy-auth.
 
     Raises:
         ManifestError: Unknown release, unknown key in `ports`, or an invalid port.
@@ -94,6 +99,11 @@ def gateway_config(
             f"gateway ports: no service {unknown[0]!r} in EdgeX {release}; choose from: {', '.join(known)}"
         )
     routes = {name: overrides.get(name, port) for name, port in info.ports.items()}
+    tls = None
+    if security == "on":
+        if info.proxy_auth is None or info.secret_store is None:
+            raise ManifestError(f"EdgeX {release} has no secure profile; use security 'off'")
+        tls = _gateway.Tls(proxy_auth_port=info.proxy_auth.port, secret_store_port=info.secret_store.port)
     return _gateway.nginx_conf(
         routes,
         http_port=http_port,
@@ -101,6 +111,7 @@ def gateway_config(
         broker_port=overrides.get(info.broker.container, info.broker.port),
         listen_host=listen_host,
         runtime_dir=runtime_dir,
+        tls=tls,
     )
 
 
@@ -110,10 +121,14 @@ def _check_choice(what: str, value: str, choices: Iterable[str]) -> None:
         raise ManifestError(f"Unknown {what} {value!r}; choose one of: {', '.join(choices)}")
 
 
-def _check_security(security: str) -> None:
+def _check_security(security: str, info: _profile.ReleaseInfo) -> None:
     if security in PLANNED_SECURITY_MODES:
         raise ManifestError(f"security {security!r} is not implemented yet; use security 'off'")
     _check_choice("security mode", security, SECURITY_MODES)
+    if security == "on" and info.secure_directory is None:
+        raise ManifestError(
+            f"EdgeX {info.release} has no secure profile (releases/{info.release}/secure/); use security 'off'"
+        )
 
 
 def _check_run_id(run_id: str) -> None:
@@ -168,6 +183,22 @@ def _reserve_service_ports(pod: dict[str, Any], info: _profile.ReleaseInfo) -> N
     context = pod["spec"].setdefault("securityContext", {})
     sysctls = [s for s in context.get("sysctls", []) if s.get("name") != RESERVED_PORTS_SYSCTL]
     context["sysctls"] = [*sysctls, {"name": RESERVED_PORTS_SYSCTL, "value": reserved_ports(info)}]
+
+
+def _set_security_images(pod: dict[str, Any], info: _profile.ReleaseInfo, images: ImageSource) -> None:
+    """Give the containers the secure patch added their images, from ``security_images``."""
+    profile = _files.shown(info.directory / _profile.PROFILE_FILE)
+    for container in _containers(pod):
+        if container.get("image"):
+            continue
+        refs = info.security_images.get(container["name"])
+        if refs is None:
+            raise ManifestError(
+                f"{profile}: security_images has no entry for container {container['name']!r}; "
+                "add its upstream and lab refs"
+            )
+        container["image"] = images.reference(upstream=refs.upstream, lab=refs.lab)
+        container["imagePullPolicy"] = images.pull_policy
 
 
 def _set_images(pod: dict[str, Any], info: _profile.ReleaseInfo, images: ImageSource) -> None:
@@ -230,8 +261,9 @@ def check_name(name: str) -> None:
 
 
 def configmap_names(name: str) -> list[str]:
-    """The ConfigMaps rendered with the pod `name` (podman turns each into a volume of that name)."""
-    return [name + suffix for suffix in (COMMON_CONFIGMAP, GATEWAY_CONFIGMAP, BROKER_CONFIGMAP, START_CONFIGMAP)]
+    """The ConfigMaps a pod `name` may have (podman turns each into a volume of that name); secure mode's too."""
+    suffixes = (COMMON_CONFIGMAP, GATEWAY_CONFIGMAP, BROKER_CONFIGMAP, START_CONFIGMAP, SECURE_CONFIGMAP)
+    return [name + suffix for suffix in suffixes]
 
 
 def _name_objects(pod: dict[str, Any], name: str) -> None:
@@ -260,21 +292,22 @@ def render(
         release: Release profile, one of `RELEASES`.
         distro: Distro overlay, one of `OVERLAYS`.
         images: Where images come from (`ImageSource.parse` of ``--images``).
-        security: One of `SECURITY_MODES`; ``"on"`` is planned, not implemented.
+        security: One of `SECURITY_MODES`; ``"on"`` adds EdgeX's security services (the release's secure profile).
         run_id: Value of the ``edgex-smoke/run-id`` label on every object.
         gateway_http_port: The gateway's HTTP port (hostPort and containerPort).
         gateway_mqtt_port: The gateway's MQTT port (hostPort and containerPort).
         name: The pod's name; the ConfigMaps are named after it (``<name>-gateway-config``, …).
 
     Returns:
-        The ConfigMaps (common config, gateway, broker, start script), then the Pod.
+        The ConfigMaps (common config, gateway, broker, start script, and in secure mode the
+        secure profile's scripts), then the Pod.
 
     Raises:
         ManifestError: An unknown or unavailable value, or an invalid data file.
     """
     info = _profile.release_info(release)
     _check_choice("distro overlay", distro, available_overlays())
-    _check_security(security)
+    _check_security(security, info)
     _check_run_id(run_id)
     check_name(name)
 
@@ -286,6 +319,10 @@ def render(
     image_patch = IMAGES_DIR / f"{images.patch_name}.yaml"
     if image_patch.exists():
         pod = _patch.apply_file(pod, image_patch, allowed=_PATCH_KEYS)
+    secure = info.secure_directory if security == "on" else None
+    if secure is not None:
+        pod = _patch.apply_file(pod, secure / _profile.SECURE_PATCH_FILE, allowed=_PATCH_KEYS)
+        _set_security_images(pod, info, images)
     pod = _patch.apply_file(pod, OVERLAYS_DIR / distro / OVERLAY_FILE, allowed=_PATCH_KEYS)
     _check_pod(pod, info.gateway_container, f"{_files.shown(pod_path)} with --images {images} and overlay {distro}")
     _name_objects(pod, name)
@@ -298,7 +335,7 @@ def render(
         _configmap(
             name + GATEWAY_CONFIGMAP,
             GATEWAY_CONFIG_KEY,
-            gateway_config(release, http_port=gateway_http_port, mqtt_port=gateway_mqtt_port),
+            gateway_config(release, http_port=gateway_http_port, mqtt_port=gateway_mqtt_port, security=security),
         ),
         _configmap(
             name + BROKER_CONFIGMAP, BROKER_CONFIG_KEY, _files.read_text(info.directory / _profile.BROKER_CONFIG_FILE)
@@ -307,6 +344,15 @@ def render(
             name + START_CONFIGMAP, START_SCRIPT_KEY, _files.read_text(info.directory / _profile.START_SCRIPT_FILE)
         ),
     ]
+    if secure is not None:
+        scripts = {
+            path.name: _files.read_text(path)
+            for path in sorted(secure.iterdir())
+            if path.is_file() and path.name != _profile.SECURE_PATCH_FILE
+        }
+        configmaps.append(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name + SECURE_CONFIGMAP}, "data": scripts}
+        )
     return [_labelled(obj, labels) for obj in [*configmaps, pod]]
 
 

@@ -29,8 +29,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("service", [s.name for s in manifests.release_info(release).services])
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Checks marked ``last`` run after all others, in their own order."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Checks marked ``last`` run after all others; ``secure_only`` ones exist only with --security on."""
+    if config.getoption("security", default="off") != "on":
+        dropped = [item for item in items if item.get_closest_marker("secure_only") is not None]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = [item for item in items if item not in dropped]
     items.sort(key=lambda item: item.get_closest_marker("last") is not None)
 
 

@@ -45,8 +45,7 @@ def test_only_gateway_ports_are_published(edgex: LiveEdgeX) -> None:
 @pytest.mark.check("c", "isolation")
 def test_database_broker_and_services_are_unreachable_from_the_host(edgex: LiveEdgeX) -> None:
     """On every address a client could use, the gateway's port accepts (the control) and no other pod port does."""
-    info = edgex.release
-    internal = {"database": info.database.port, "mqtt-broker": info.broker.port, **info.ports}
+    internal = edgex.internal_ports
     addresses = edgex.endpoints.client_addresses
     require(addresses, f"{edgex.distro.name}: the driver names no address to probe; isolation is unproven")
     exposed: list[str] = []

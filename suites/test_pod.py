@@ -16,6 +16,8 @@ from edgex_smoke.lifecycle import LiveEdgeX
 from suites._expect import fail, require
 
 INFRA_PROCESSES = {"gateway": "nginx", "mqtt-broker": "mosquitto", "database": "postgres"}
+SECURE_PROCESSES = {"secret-store": "bao"}
+"""Secure mode's infrastructure (the EdgeX security services answer on their ports: checks c and j)."""
 FILES_MARK = "--files--"
 FACTS_SCRIPT = (
     'for comm in /proc/[0-9]*/comm; do cat "$comm" 2>/dev/null; done; echo {mark}; '
@@ -55,7 +57,8 @@ def _facts(edgex: LiveEdgeX, container: str, paths: tuple[str, ...]) -> Containe
 @pytest.fixture(scope="session")
 def pod_facts(edgex: LiveEdgeX) -> dict[str, ContainerFacts]:
     """Container name → what one exec saw in it, for every container at once."""
-    wanted = {container: () for container in INFRA_PROCESSES} | {
+    infrastructure = [*INFRA_PROCESSES, *(SECURE_PROCESSES if edgex.credentials is not None else ())]
+    wanted = {container: () for container in infrastructure} | {
         container: (edgex.common_config_path,) for container in edgex.services
     }
     with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
@@ -85,6 +88,15 @@ def test_infrastructure_process_runs_inside_its_container(
     if facts.problem:
         fail(facts.problem)
     require(process in facts.processes, f"{container}: no {process} process inside the container")
+
+
+@pytest.mark.check("a", "pod-healthy")
+@pytest.mark.secure_only
+@pytest.mark.parametrize(("container", "process"), list(SECURE_PROCESSES.items()))
+def test_secure_infrastructure_process_runs_inside_its_container(
+    pod_facts: dict[str, ContainerFacts], container: str, process: str
+) -> None:
+    test_infrastructure_process_runs_inside_its_container(pod_facts, container, process)
 
 
 @pytest.mark.check("a", "pod-healthy")

@@ -190,7 +190,6 @@ CASES: tuple[Bad, ...] = (
     Bad("unknown distro", ("--distro=nope",), OPTION, ("--distro", "'nope'", "choose one of")),
     Bad("unknown release", ("--edgex=9.9",), OPTION, ("--edgex", "'9.9'", "choose one of")),
     Bad("unknown security mode", ("--security=maybe",), OPTION, ("--security", "'maybe'", "choose one of")),
-    Bad("security on", ("--security=on",), OPTION, ("--security on", "not implemented", "use --security off")),
     Bad("image source", ("--images=http://x/y",), OPTION, ("--images", "'http://x/y'", "use upstream | lab")),
     Bad("timeout not a number", ("--ready-timeout=abc",), OPTION, ("--ready-timeout", "'abc'", "give e.g. 300")),
     Bad("timeout nan", ("--ready-timeout=nan",), OPTION, ("--ready-timeout", "nan", "finite", "give e.g. 300")),

@@ -349,8 +349,8 @@ def test_release_info_lists_services_ports_and_routes() -> None:
 def test_registry_lists_are_what_exists() -> None:
     assert manifests.RELEASES == ("4.0",)
     assert manifests.OVERLAYS == ("k3s", "k8s", "kubeedge", "microk8s", "podman")
-    assert manifests.SECURITY_MODES == ("off",)
-    assert "on" in manifests.PLANNED_SECURITY_MODES
+    assert manifests.SECURITY_MODES == ("off", "on")
+    assert manifests.PLANNED_SECURITY_MODES == ()
 
 
 @pytest.mark.parametrize(
@@ -359,8 +359,7 @@ def test_registry_lists_are_what_exists() -> None:
         ({"release": "3.1"}, ("'3.1'", "choose one of: 4.0")),
         ({"release": "../4.0"}, ("'../4.0'", "choose one of: 4.0")),
         ({"distro": "k3d"}, ("'k3d'", "choose one of: k3s, k8s, kubeedge, microk8s, podman")),
-        ({"security": "on"}, ("'on'", "not implemented yet; use security 'off'")),
-        ({"security": "maybe"}, ("'maybe'", "choose one of: off")),
+        ({"security": "maybe"}, ("'maybe'", "choose one of: off, on")),
         ({"run_id": "Not A Label!"}, ("'Not A Label!'", "label value")),
         ({"run_id": ""}, ("''", "label value")),
         ({"gateway_http_port": 0}, ("0", "between 1 and 65535")),

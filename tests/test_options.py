@@ -46,9 +46,8 @@ def test_bad_value_names_option_and_value(field: str, value: object, expected: s
     assert "\n" not in str(caught.value)
 
 
-def test_security_on_says_it_is_not_there_yet() -> None:
-    with pytest.raises(opts.OptionError, match=r"--security on: secure mode .* not implemented yet"):
-        opts.validate(**{**GOOD, "security": "on"})  # type: ignore[arg-type]
+def test_security_on_is_an_option_like_any_other() -> None:
+    assert opts.validate(**{**GOOD, "security": "on"}).security == "on"  # type: ignore[arg-type]
 
 
 def test_bad_image_source_is_rejected() -> None:
@@ -106,12 +105,6 @@ def test_unknown_distro_is_a_one_line_usage_error(pytester: pytest.Pytester) -> 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     errors = [line for line in result.errlines if line.strip()]
     assert errors == ["ERROR: --distro: unknown value 'nope'; choose one of: k3s, k8s, kubeedge, microk8s, podman"]
-
-
-def test_security_on_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    result = _run_plugin(pytester, "--security=on")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: --security on: secure mode*use --security off"])
 
 
 def test_help_lists_the_options(pytester: pytest.Pytester) -> None:
