@@ -82,6 +82,7 @@ def _parser() -> _Parser:
     gatekeeper.add_argument(
         "--real-edgex", action="store_true", help="Require answers from real EdgeX services, never the test double"
     )
+    gatekeeper.add_argument("--security", choices=("off", "on"), help="Require the run's security mode")
     return parser
 
 
@@ -124,7 +125,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             _table(args, argv)
         elif args.command == "gate":
             verdict = gate.check(
-                args.directory, distro=args.distro, status=args.status, expect=args.expect, real_edgex=args.real_edgex
+                args.directory,
+                distro=args.distro,
+                status=args.status,
+                expect=args.expect,
+                real_edgex=args.real_edgex,
+                security=args.security,
             )
             print(f"ci: {verdict}")
         else:

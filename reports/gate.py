@@ -28,7 +28,9 @@ def _one_report(directory: Path) -> tuple[Path, RawReport]:
     return found[0], load_report(found[0])
 
 
-def check(directory: Path, *, distro: str, status: int, expect: RunOutcome, real_edgex: bool) -> str:
+def check(
+    directory: Path, *, distro: str, status: int, expect: RunOutcome, real_edgex: bool, security: str | None = None
+) -> str:
     """Return a one-line verdict if the run's report meets the expectation; raise `ReportError` if not.
 
     Args:
@@ -37,11 +39,14 @@ def check(directory: Path, *, distro: str, status: int, expect: RunOutcome, real
         status: The run's exit status; it must be the one that goes with the report's outcome.
         expect: The outcome CI requires.
         real_edgex: Require EdgeX services to have answered with their versions, and none to be the test double.
+        security: Require the run's security mode (``on``: the report must be of a secure run); any when None.
     """
     path, report = _one_report(directory)
     subject = f"{path} ({report['target']['distro']})"
     if report["target"]["distro"] != distro:
         raise ReportError(f"{subject}: the report is for {report['target']['distro']!r}, not {distro!r}")
+    if security is not None and report["edgex"]["security"] != security:
+        raise ReportError(f"{subject}: the run's security was {report['edgex']['security']!r}, not {security!r}")
     expected_status = OUTCOME_EXIT_CODES[report["outcome"]]
     if status != expected_status:
         raise ReportError(
@@ -63,4 +68,5 @@ def check(directory: Path, *, distro: str, status: int, expect: RunOutcome, real
                 "build them with 'make lab-images', or run upstream images"
             )
     released = ", ".join(sorted(set(versions.values()))) or "no EdgeX version"
-    return f"{report['target']['distro']}: {describe.status(report)} on EdgeX {released} ({path.name})"
+    mode = " (secure)" if report["edgex"]["security"] == "on" else ""
+    return f"{report['target']['distro']}{mode}: {describe.status(report)} on EdgeX {released} ({path.name})"

@@ -174,9 +174,56 @@ FAULTS: dict[str, Fault] = {
 }
 
 
+def _secure_configmap(objects: list[KubeObject]) -> KubeObject:
+    (config,) = [
+        o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith(manifests.SECURE_CONFIGMAP)
+    ]
+    return config
+
+
+def _gateway_without_auth(objects: list[KubeObject]) -> None:
+    config = _gateway_configmap(objects)
+    text, count = re.subn(r"\n\s*auth_request /auth;", "", config["data"]["nginx.conf"])
+    assert count, "no auth_request in the gateway configuration: is this a secure render?"
+    config["data"]["nginx.conf"] = text
+
+
+def _broker_allows_anonymous(objects: list[KubeObject]) -> None:
+    config = _secure_configmap(objects)
+    script = config["data"]["broker.sh"]
+    start = "exec mosquitto -c /mosquitto/config/mosquitto.conf"
+    assert start in script
+    config["data"]["broker.sh"] = script.replace(
+        start, f"echo 'allow_anonymous true' >> /mosquitto/config/mosquitto.conf\n{start}"
+    )
+
+
+def _published_secret_store(objects: list[KubeObject]) -> None:
+    _container(objects, "secret-store")["ports"] = [{"name": "openbao", "containerPort": 8200, "hostPort": 18200}]
+
+
+def _secret_store_on_every_address(objects: list[KubeObject]) -> None:
+    config = _secure_configmap(objects)
+    config["data"]["secret-store.hcl"] = config["data"]["secret-store.hcl"].replace(
+        'address     = "127.0.0.1:8200"', 'address     = "0.0.0.0:8200"'
+    )
+
+
+SECURE_FAULTS: dict[str, Fault] = {
+    fault.name: fault
+    for fault in (
+        Fault("gateway-without-auth", _gateway_without_auth, "gateway", fails=frozenset("jk")),
+        Fault("broker-allows-anonymous", _broker_allows_anonymous, "mqtt broker", fails=frozenset("l")),
+        Fault("secret-store-published", _published_secret_store, "secret-store", fails=frozenset("c")),
+        Fault("secret-store-on-every-address", _secret_store_on_every_address, "secret-store", fails=frozenset("c")),
+    )
+}
+"""Each removes one protection of secure mode (--security on); the check that guards it must fail."""
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Break the fault named by `ENV` in every manifest this run renders."""
-    fault = FAULTS[os.environ[ENV]]
+    fault = {**FAULTS, **SECURE_FAULTS}[os.environ[ENV]]
     render = manifests.render
 
     def broken_render(**kwargs: Any) -> list[KubeObject]:

@@ -41,6 +41,13 @@ ON_KUBERNETES = (
 """A crash, a port and a route fault again on the lab Kubernetes: its restarts back off, its logs come from the API."""
 
 
+@pytest.mark.parametrize("name", sorted(_faults.SECURE_FAULTS))
+def test_a_protection_of_secure_edgex_removed_fails_the_check_that_guards_it(
+    lab_images: None, name: str, tmp_path: Path
+) -> None:
+    _check(name, *_run(name, tmp_path, "--distro=podman", "--security=on"), faults=_faults.SECURE_FAULTS)
+
+
 def _run(fault: str, report_dir: Path, *target: str) -> tuple[proc.Completed, dict[str, Any]]:
     options = (*(target or ("--distro=podman",)), "--images=lab", "-p", "tests._faults", "-q")
     return _smoke.run_with_report(report_dir, *options, env={_faults.ENV: fault})
@@ -58,6 +65,11 @@ def test_the_faults_fail_every_check_at_least_once() -> None:
     assert len([f for f in _faults.FAULTS.values() if f.blame is not None]) >= 12
 
 
+def test_each_promise_of_secure_mode_has_a_fault_that_breaks_it() -> None:
+    failed = frozenset().union(*(fault.fails for fault in _faults.SECURE_FAULTS.values()))
+    assert failed == frozenset("cjkl")
+
+
 @pytest.mark.parametrize("name", sorted(_faults.FAULTS))
 def test_a_fault_of_real_edgex_is_caught_and_blamed(lab_images: None, name: str, tmp_path: Path) -> None:
     _check(name, *_run(name, tmp_path))
@@ -72,8 +84,10 @@ def test_a_fault_of_real_edgex_on_the_lab_kubernetes_is_caught_and_blamed(
     _check(name, *_run(name, tmp_path, "--distro=k8s", "--provision=local"))
 
 
-def _check(name: str, done: proc.Completed, report: dict[str, Any]) -> None:
-    fault = _faults.FAULTS[name]
+def _check(
+    name: str, done: proc.Completed, report: dict[str, Any], *, faults: dict[str, _faults.Fault] = _faults.FAULTS
+) -> None:
+    fault = faults[name]
     output = done.stdout + done.stderr
     checks = report["checks"]
     print(f"{name}: {report['outcome']}, root cause {report.get('root_cause')}, verdict {_verdict_s(report):.1f} s")

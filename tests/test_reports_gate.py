@@ -24,6 +24,15 @@ def test_a_passed_run_on_real_edgex_passes_the_gate(tmp_path: Path, capsys: pyte
     assert capsys.readouterr().out.startswith("ci: podman: ✅ passed 3/3 on EdgeX 4.0.1 (")
 
 
+def test_a_gate_that_asks_for_secure_mode_refuses_a_run_that_was_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_run(tmp_path, distro="podman", release="4.0", finished="2026-12-01T10:00", versions=REAL)
+    assert _gate(tmp_path, "--security", "on") == 2
+    assert "the run's security was 'off', not 'on'" in capsys.readouterr().err
+    assert _gate(tmp_path, "--security", "off") == 0
+
+
 def test_a_directory_holding_only_a_stale_report_of_another_distro_fails(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
