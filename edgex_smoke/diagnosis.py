@@ -13,16 +13,22 @@ The rules, in order:
 2. With every container running, a service the gateway cannot reach is blamed on itself when
    nothing listens on its port, and on the gateway's route when something does.
 3. The gateway refusing connections blames the gateway.
+
+Secure mode (``--security on``) adds one rule before these: a secret store that is sealed after
+security-secretstore-setup opened its "tokens ready" gate stays sealed (nothing unseals it
+again), so it is blamed at once. And the infrastructure every service waits for then also
+includes the secret store and, for the gateway's ``auth_request``, security-proxy-auth.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 
 from distros import ContainerState
 from harness.errors import RootCause
-from manifests import ReleaseInfo
+from manifests import Endpoint, ReleaseInfo
 
 LOG_LINES = 200
 """How many lines of a container's log the diagnosis reads."""
@@ -46,6 +52,10 @@ _NAMES = {
     "database": ("postgres", "database", "pgx", "sql"),
     "mqtt-broker": ("mqtt", "message bus", "messagebus", "broker"),
 }
+TOKENS_READY_GATE = "tokens-ready-gate"
+"""The secure listener security-secretstore-setup opens once OpenBao is unsealed and every token written."""
+SECRET_STORE_STATUS = "bao status -format=json -address=http://127.0.0.1:{port}"  # noqa: S105 - a command
+"""Run in the secret-store container: OpenBao's seal status, which needs no token."""
 
 
 def listening_ports(proc_net: str) -> set[int]:
@@ -146,18 +156,60 @@ def blame_containers(
     return None
 
 
+def _infrastructure(release: ReleaseInfo, *, secure: bool) -> list[tuple[Endpoint, str]]:
+    """What the services need before they answer, in the order to blame it, with what its absence does."""
+    waits = "service(s) wait for it"
+    needed = [(release.database, waits), (release.broker, waits)]
+    if secure and release.secret_store is not None:
+        needed.insert(0, (release.secret_store, "service(s) wait for their tokens from it"))
+    if secure and release.proxy_auth is not None:
+        asks = "service(s) unreachable: the gateway's auth_request asks it about every call"
+        needed.append((release.proxy_auth, asks))
+    return needed
+
+
 def _blame_infrastructure(
-    waiting: int, listening: set[int] | None, release: ReleaseInfo, logs_of: Callable[[str], str]
+    waiting: int, listening: set[int] | None, release: ReleaseInfo, logs_of: Callable[[str], str], *, secure: bool
 ) -> RootCause | None:
-    """The database or the broker, when nothing listens on its port: every service waits for both."""
+    """The first piece of infrastructure nothing listens for: every service needs all of it."""
     if listening is None:
         return None
-    for infra in (release.database, release.broker):
+    for infra, consequence in _infrastructure(release, secure=secure):
         if infra.port not in listening:
             line = meaningful_line(logs_of(infra.container))
-            evidence = f"last error: {line}" if line else f"its log shows no error; {waiting} service(s) wait for it"
+            evidence = f"last error: {line}" if line else f"its log shows no error; {waiting} {consequence}"
             return RootCause(infra.container, f"nothing listens on its port {infra.port}", (evidence,))
     return None
+
+
+def sealed_store(status: str) -> str | None:
+    """What `SECRET_STORE_STATUS` printed, summed up when it says the store is initialised and sealed; else None."""
+    try:
+        facts = json.loads(status)
+    except ValueError:
+        return None
+    if not isinstance(facts, dict) or facts.get("sealed") is not True or facts.get("initialized") is not True:
+        return None
+    progress, threshold = facts.get("progress", "?"), facts.get("t", "?")
+    return f"bao status: initialized, sealed, unseal progress {progress} of {threshold} keys"
+
+
+def blame_sealed_store(status: str | None, listening: set[int] | None, release: ReleaseInfo) -> RootCause | None:
+    """Secure mode's first rule: a secret store sealed after its setup's gate opened; nothing unseals it again.
+
+    Before the gate opens, a sealed store is simply not unsealed yet.
+    """
+    gate = release.secure_listeners.get(TOKENS_READY_GATE)
+    store = release.secret_store
+    summary = sealed_store(status) if status is not None else None
+    if summary is None or store is None or gate is None or listening is None or gate not in listening:
+        return None
+    return RootCause(
+        store.container,
+        f"is sealed although security-secretstore-setup unsealed it and opened its gate (port {gate}); "
+        "nothing unseals it again, so no service can read its token or secrets",
+        (summary,),
+    )
 
 
 def _blame_closed_service(
@@ -181,11 +233,14 @@ def blame_silence(
     listening: set[int] | None,
     release: ReleaseInfo,
     logs_of: Callable[[str], str],
+    *,
+    secure: bool = False,
 ) -> RootCause | None:
     """Rules 2 and 3: why the gateway could not reach the services in `silent` (service → last ping error).
 
-    The database and the broker come first: every service waits for them. Then the services in
-    start order (`silent`'s order), so a service is blamed before those that wait for it.
+    The infrastructure comes first (the database and the broker; in secure mode also the secret
+    store and security-proxy-auth): every service needs it. Then the services in start order
+    (`silent`'s order), so a service is blamed before those that wait for it.
     """
     if not silent:
         return None
@@ -195,7 +250,7 @@ def blame_silence(
             "does not accept connections on its published port",
             (next(iter(silent.values())),),
         )
-    infrastructure = _blame_infrastructure(len(silent), listening, release, logs_of)
+    infrastructure = _blame_infrastructure(len(silent), listening, release, logs_of, secure=secure)
     if infrastructure is not None:
         return infrastructure
     ports = release.ports

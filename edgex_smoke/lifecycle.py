@@ -278,13 +278,11 @@ class SmokeRun:
     def _wait_ready(self, target: Target, deployment: Deployment, objects: list[KubeObject]) -> LiveEdgeX:
         release = manifests.release_info(self.options.release)
         order = list(manifests.image_refs(objects)) if objects else []
-        watch = _PodWatch(self.distro, target, deployment, release, order)
+        watch = _PodWatch(self.distro, target, deployment, release, order, secure=self.options.security == "on")
         services = tuple(service.name for service in release.services)
         self._wait_deployed(watch, services)
         endpoints = self.distro.endpoints(target, deployment)
-        credentials = (
-            self._credentials(target, deployment, endpoints, release) if self.options.security == "on" else None
-        )
+        credentials = self._credentials(watch, endpoints, services) if self.options.security == "on" else None
         gateway = gateway_client(endpoints, credentials)
         for service, version in self._wait_pings(watch, gateway, services).items():
             self.report.set_version(service, version)
@@ -297,26 +295,41 @@ class SmokeRun:
         bus = BusObserver(mqtt_watcher(endpoints, credentials, "edgex-smoke-bus"))
         return LiveEdgeX(self.distro, target, deployment, endpoints, gateway, release, dict(images), bus, credentials)
 
-    def _credentials(
-        self, target: Target, deployment: Deployment, endpoints: Endpoints, release: manifests.ReleaseInfo
-    ) -> secure.Credentials:
-        """Secure mode: the CA, a proxy user's JWT and the broker's credentials, once the pod can give them."""
+    def _credentials(self, watch: _PodWatch, endpoints: Endpoints, services: tuple[str, ...]) -> secure.Credentials:
+        """Secure mode: the CA, a proxy user's JWT and the broker's credentials, once the pod can give them.
+
+        While they cannot be had yet, the same rules as the ping wait apply (a sealed secret
+        store, a crash loop, a stall end the wait with their diagnosis).
+        """
         self.status.update("secure mode: reading the gateway's CA, making the proxy user, getting its JWT")
-        return wait_for(
-            lambda: secure.obtain(
-                self.distro,
-                target,
-                deployment,
-                gateway=release.gateway_container,
-                gateway_url=secure_url(endpoints),
-                work_dir=self.work_dir,
-            ),
-            timeout_s=self.options.ready_timeout_s,
-            interval_s=1.0,
-            what="secure EdgeX: the proxy user's JWT through the gateway and the broker's credentials",
-            retry_on=(ProductError,),
-            error=ProductError,
-        )
+        not_asked = dict.fromkeys(services, "not asked yet: the secure credentials are not ready")
+        last_error: list[ProductError] = []
+
+        def obtain() -> secure.Credentials | None:
+            try:
+                return secure.obtain(
+                    self.distro,
+                    watch.target,
+                    watch.deployment,
+                    gateway=watch.release.gateway_container,
+                    gateway_url=secure_url(endpoints),
+                    work_dir=self.work_dir,
+                )
+            except ProductError as err:  # not yet: the pod is still starting, unless the watch says it never will
+                last_error[:] = [err]
+                stuck = watch.stuck(not_asked, answering=0)
+                if stuck is not None:
+                    raise DiagnosedError(stuck, f"the secure credentials could not be had ({err})") from err
+                return None
+
+        what = "secure EdgeX: the proxy user's JWT through the gateway and the broker's credentials"
+        try:
+            return wait_for(obtain, timeout_s=self.options.ready_timeout_s, interval_s=1.0, what=what, retry_on=())
+        except DiagnosedError:
+            raise
+        except SmokeError as err:
+            shown = str(last_error[0]) if last_error else str(err)
+            raise DiagnosedError(watch.blame_silence(not_asked), f"{what} not had: {shown}") from err
 
     def _wait_deployed(self, watch: _PodWatch, services: tuple[str, ...]) -> None:
         """The target's own wait for running (and, with probes, ready) containers, in slices, watching the pod.
@@ -451,13 +464,21 @@ class _PodWatch:
     """The pod's containers while the run waits for them: crash loops end the wait, failures get a culprit."""
 
     def __init__(
-        self, distro: Distro, target: Target, deployment: Deployment, release: manifests.ReleaseInfo, order: list[str]
+        self,
+        distro: Distro,
+        target: Target,
+        deployment: Deployment,
+        release: manifests.ReleaseInfo,
+        order: list[str],
+        *,
+        secure: bool = False,
     ) -> None:
         self.distro = distro
         self.target = target
         self.deployment = deployment
         self.release = release
         self.order = order
+        self.secure = secure
         self._down_since: dict[str, float] = {}
         self._last_poll = 0.0
         self._progress: tuple[object, ...] = ()
@@ -478,7 +499,8 @@ class _PodWatch:
 
         Looked at every `CONTAINER_POLL_S`: a container restarted `CRASH_LOOP_RESTARTS` times, one
         down for `RECOVERY_S`, or nothing changed for `STALL_S` (no new service answering, no
-        port opening, no container changing state) while services are still silent.
+        port opening, no container changing state) while services are still silent. In secure
+        mode, first: a secret store sealed after its setup finished.
         """
         now = time.monotonic()
         if now - self._last_poll < CONTAINER_POLL_S:
@@ -486,6 +508,9 @@ class _PodWatch:
         self._last_poll = now
         states = self.states()
         listening = self._listening()
+        sealed = self._sealed_store(listening)
+        if sealed is not None:
+            return sealed
         for state in states:
             # "pending": the node never reported the container, so it never ran and cannot have stopped.
             if state.state in ("running", NOT_CREATED):
@@ -504,6 +529,12 @@ class _PodWatch:
         if looping or down:
             cause = diagnosis.blame_containers(states, self._logs, listening, self.release)
             return cause or RootCause((looping or down)[0], "stopped and did not recover")
+        return self._stalled(states, listening, silent, now)
+
+    def _stalled(
+        self, states: list[ContainerState], listening: set[int] | None, silent: Mapping[str, str], now: float
+    ) -> RootCause | None:
+        """A culprit when nothing was created, or nothing changed, for too long; None otherwise."""
         if states and all(s.state == NOT_CREATED for s in states):
             if now - self._progressed_at < NOT_CREATED_S:
                 return None  # the node has not started the pod: a driver that watches its node names it first
@@ -529,12 +560,29 @@ class _PodWatch:
     ) -> RootCause:
         rank = {name: index for index, name in enumerate(self.order)}
         in_start_order = dict(sorted(silent.items(), key=lambda item: rank.get(item[0], len(rank))))
-        cause = diagnosis.blame_containers(states, self._logs, listening, self.release)
-        cause = cause or diagnosis.blame_silence(in_start_order, listening, self.release, self._logs)
+        cause = self._sealed_store(listening) or diagnosis.blame_containers(states, self._logs, listening, self.release)
+        cause = cause or diagnosis.blame_silence(
+            in_start_order, listening, self.release, self._logs, secure=self.secure
+        )
         return cause or RootCause("target", "the services did not answer and no container shows why")
 
     def _blame(self, states: list[ContainerState]) -> RootCause | None:
-        return diagnosis.blame_containers(states, self._logs, self._listening(), self.release)
+        listening = self._listening()
+        return self._sealed_store(listening) or diagnosis.blame_containers(states, self._logs, listening, self.release)
+
+    def _sealed_store(self, listening: set[int] | None) -> RootCause | None:
+        """Secure mode: the secret store sealed after its setup finished; asked only once the setup's gate is open."""
+        store = self.release.secret_store
+        gate = self.release.secure_listeners.get(diagnosis.TOKENS_READY_GATE)
+        if not self.secure or store is None or listening is None or gate not in listening:
+            return None
+        try:
+            host = self.distro.container_host(self.target, self.deployment, store.container)
+            status = host.run(diagnosis.SECRET_STORE_STATUS.format(port=store.port)).stdout
+        except Exception as err:  # testinfra raises its own errors, and any failure only weakens the diagnosis
+            log.info("cannot read the secret store's seal status: %s", err)
+            return None
+        return diagnosis.blame_sealed_store(str(status), listening, self.release)
 
     def _logs(self, container: str) -> str:
         return self.distro.logs(self.target, self.deployment, container, tail_lines=diagnosis.LOG_LINES)

@@ -96,10 +96,15 @@ class ReleaseInfo:
 
     @property
     def port_owners(self) -> dict[int, str]:
-        """Loopback port inside the pod → the container that should listen on it (services, database, broker)."""
+        """Loopback port inside the pod → the container that should listen on it (services, infrastructure).
+
+        The secure-mode endpoints are included: nothing else listens on their ports, and only a
+        secure pod's logs name them.
+        """
         owners = {service.port: service.container for service in self.services}
-        owners[self.database.port] = self.database.container
-        owners[self.broker.port] = self.broker.container
+        for endpoint in (self.database, self.broker, self.secret_store, self.proxy_auth):
+            if endpoint is not None:
+                owners[endpoint.port] = endpoint.container
         return owners
 
     @property

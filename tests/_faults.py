@@ -209,6 +209,30 @@ def _secret_store_on_every_address(objects: list[KubeObject]) -> None:
     )
 
 
+def _restarts_after_setup(command: list[str]) -> list[str]:
+    """OpenBao killed once, right after security-secretstore-setup unsealed it: the container restarts it sealed.
+
+    The first start runs it as a child (PID 1 of a container ignores SIGKILL from inside it).
+    """
+    wait = "/bin/sh /etc/edgex-smoke/start/wait-for.sh tcp:54322"
+    script = (
+        "if [ ! -e /tmp/edgex-smoke-fault ]; then touch /tmp/edgex-smoke-fault; "
+        f'"$@" & child=$!; {wait}; kill -KILL $child; exit 1; fi; exec "$@"'
+    )
+    return ["/bin/sh", "-c", script, "killed-once", *command]
+
+
+def _idle(name: str) -> Callable[[list[KubeObject]], None]:
+    """The container runs, but its program never starts (its arguments would go to sleep)."""
+
+    def breaks(objects: list[KubeObject]) -> None:
+        container = _container(objects, name)
+        container["command"] = ["/bin/sleep", "3600"]
+        container.pop("args", None)
+
+    return breaks
+
+
 SECURE_FAULTS: dict[str, Fault] = {
     fault.name: fault
     for fault in (
@@ -216,6 +240,13 @@ SECURE_FAULTS: dict[str, Fault] = {
         Fault("broker-allows-anonymous", _broker_allows_anonymous, "mqtt broker", fails=frozenset("l")),
         Fault("secret-store-published", _published_secret_store, "secret-store", fails=frozenset("c")),
         Fault("secret-store-on-every-address", _secret_store_on_every_address, "secret-store", fails=frozenset("c")),
+        Fault("secret-store-sealed", _command("secret-store", _restarts_after_setup), "secret-store", bound_s=60),
+        Fault(
+            "proxy-auth-down",
+            _idle("security-proxy-auth"),
+            "security-proxy-auth",
+            bound_s=120,
+        ),
     )
 }
 """Each removes one protection of secure mode (--security on); the check that guards it must fail."""

@@ -144,3 +144,59 @@ def test_a_gateway_that_refuses_connections_is_blamed() -> None:
     cause = diagnosis.blame_silence(silent, None, RELEASE, lambda _: "")
     assert cause is not None
     assert (cause.component, cause.problem) == ("gateway", "does not accept connections on its published port")
+
+
+SEALED = '{"type": "shamir", "initialized": true, "sealed": true, "t": 3, "n": 5, "progress": 0, "version": "2.4.4"}'
+UNSEALED = '{"type": "shamir", "initialized": true, "sealed": false, "t": 3, "n": 5, "progress": 0}'
+TOKENS_READY = 54322
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (SEALED, "bao status: initialized, sealed, unseal progress 0 of 3 keys"),
+        (UNSEALED, None),
+        ('{"initialized": false, "sealed": true}', None),  # not initialised yet: secretstore-setup's work to come
+        ("Error checking seal status: connection refused", None),
+        ("[]", None),
+    ],
+)
+def test_only_an_initialised_and_sealed_store_reads_as_sealed(status: str, expected: str | None) -> None:
+    assert diagnosis.sealed_store(status) == expected
+
+
+def test_a_store_sealed_after_its_setup_opened_the_gate_is_blamed() -> None:
+    cause = diagnosis.blame_sealed_store(SEALED, ALL_PORTS | {8200, TOKENS_READY}, RELEASE)
+    assert cause is not None
+    assert cause.component == "secret-store"
+    assert cause.problem.startswith("is sealed although security-secretstore-setup unsealed it")
+    assert cause.evidence == ("bao status: initialized, sealed, unseal progress 0 of 3 keys",)
+
+
+def test_a_store_sealed_before_its_setup_finished_is_not_blamed_yet() -> None:
+    assert diagnosis.blame_sealed_store(SEALED, ALL_PORTS | {8200}, RELEASE) is None
+    assert diagnosis.blame_sealed_store(SEALED, None, RELEASE) is None
+    assert diagnosis.blame_sealed_store(UNSEALED, ALL_PORTS | {8200, TOKENS_READY}, RELEASE) is None
+
+
+def test_secure_mode_blames_a_proxy_auth_that_does_not_listen_for_the_gateways_500() -> None:
+    silent = {name: f"{name}: GET /{name}/api/v3/ping answered 500 Internal Server Error" for name in RELEASE.ports}
+    listening = ALL_PORTS | {8200, TOKENS_READY}
+    cause = diagnosis.blame_silence(silent, listening, RELEASE, lambda _: "", secure=True)
+    assert cause is not None
+    assert (cause.component, cause.problem) == ("security-proxy-auth", "nothing listens on its port 59842")
+    assert "auth_request" in cause.evidence[0]
+    without_security = diagnosis.blame_silence(silent, listening, RELEASE, lambda _: "")
+    assert without_security is not None and without_security.component != "security-proxy-auth"
+
+
+def test_secure_mode_blames_a_silent_secret_store_before_the_database() -> None:
+    silent = dict.fromkeys(RELEASE.ports, "not asked yet")
+    cause = diagnosis.blame_silence(silent, ALL_PORTS - {5432}, RELEASE, lambda _: "", secure=True)
+    assert cause is not None
+    assert (cause.component, cause.problem) == ("secret-store", "nothing listens on its port 8200")
+
+
+def test_a_service_naming_the_secret_stores_port_blames_it_when_it_is_silent() -> None:
+    line = 'level=ERROR msg="could not get token: dial tcp 127.0.0.1:8200: connect: connection refused"'
+    assert diagnosis.named_dependency(line, RELEASE, own="core-data") == ("secret-store", 8200)
