@@ -103,7 +103,7 @@ lab-kubeedge-down: venv
 	$(PY) -m lab.kubeedge down
 
 table: venv
-	$(PY) -m reports table docs/evidence -o docs/compatibility.md --expect-distros $$($(PY) -m distros) --expect-releases $(RELEASES)
+	$(PY) -m reports table docs/evidence -o docs/compatibility.md --expect-distros $$($(PY) -m distros) --expect-releases $(RELEASES) --expect-security off,on
 
 # Copy the newest report of reports/out into docs/evidence and regenerate the table from the evidence.
 publish: venv

@@ -32,6 +32,14 @@ def _names(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
+def _security_modes(text: str) -> list[str]:
+    modes = _names(text)
+    unknown = [mode for mode in modes if mode not in table.SECURITY_ORDER]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown security mode {unknown[0]!r}; give off, on or off,on")
+    return modes
+
+
 def _parser() -> _Parser:
     parser = _Parser(
         prog="python -m reports",
@@ -66,6 +74,13 @@ def _parser() -> _Parser:
         default=[],
         metavar="X,Y",
         help="EdgeX releases that get a row even without a report, in this order",
+    )
+    render.add_argument(
+        "--expect-security",
+        type=_security_modes,
+        default=[],
+        metavar="off,on",
+        help="Security modes that get a row even without a report (off: non-secure EdgeX, on: secure)",
     )
     summary = commands.add_parser("show", help="Print a short summary of one report", allow_abbrev=False)
     summary.add_argument("report", type=Path, metavar="REPORT.json", help="The report file")
@@ -105,7 +120,11 @@ def _table(args: argparse.Namespace, argv: Sequence[str]) -> None:
     command = shlex.join(["python", "-m", "reports", *argv])
     sources = table.load_all(inputs)
     _refuse_test_doubles(sources)
-    expected = {"expect_distros": args.expect_distros, "expect_releases": args.expect_releases}
+    expected = {
+        "expect_distros": args.expect_distros,
+        "expect_releases": args.expect_releases,
+        "expect_security": args.expect_security,
+    }
     if args.output is None:
         sys.stdout.write(table.render(sources, command=command, **expected))
         return

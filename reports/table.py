@@ -1,8 +1,9 @@
 """Merge report files into the compatibility table (Markdown).
 
-One cell per distro and EdgeX release. A cell shows the latest report for it (by
-``finished_at``; a newer run replaces an older one) and nothing else; an
-expected cell with no report says "not yet run". Below the matrix, each cell
+One cell per distro, EdgeX release and security mode (``off``: non-secure, ``on``:
+secure EdgeX). A cell shows the latest report for it (by ``finished_at``; a newer
+run replaces an older one) and nothing else; an expected cell with no report says
+"not yet run". Below the matrix, each cell
 with a report gets a details section with every check and phase timing.
 The output carries no generation time, so re-rendering the same reports gives
 the same bytes.
@@ -22,8 +23,11 @@ from reports.files import load_report, write_text_atomic
 from reports.schema import RawReport
 from reports.validate import parse_timestamp
 
-Cell = tuple[str, str]
-"""(distro, release)."""
+Cell = tuple[str, str, str]
+"""(distro, release, security)."""
+
+SECURITY_ORDER = ("off", "on")
+"""Security modes in the matrix's order: every distro's non-secure row first."""
 
 MATRIX_MESSAGE_CHARS = 120
 """An infra-error reason is cut to this in the matrix; the details keep it whole."""
@@ -47,7 +51,7 @@ class Source:
     @property
     def cell(self) -> Cell:
         """The matrix cell this report belongs to."""
-        return self.report["target"]["distro"], self.report["edgex"]["release"]
+        return self.report["target"]["distro"], self.report["edgex"]["release"], self.report["edgex"]["security"]
 
 
 def md(text: str) -> str:
@@ -56,8 +60,16 @@ def md(text: str) -> str:
 
 
 def anchor(cell: Cell) -> str:
-    """A stable HTML id for a cell's details, such as ``podman-4-0``."""
-    return re.sub(r"[^a-z0-9]+", "-", "-".join(cell).lower()).strip("-")
+    """A stable HTML id for a cell's details: ``podman-4-0``, and ``podman-4-0-secure`` for secure EdgeX."""
+    distro, release, security = cell
+    name = "-".join((distro, release, "secure") if security == "on" else (distro, release))
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def title(cell: Cell) -> str:
+    """A cell's heading: ``podman, EdgeX 4.0`` and ``podman, EdgeX 4.0, secure``."""
+    distro, release, security = cell
+    return f"{distro}, EdgeX {release}" + (", secure" if security == "on" else "")
 
 
 def find_report_files(inputs: Iterable[Path]) -> list[Path]:
@@ -105,24 +117,25 @@ def _row(values: Iterable[str]) -> str:
     return "| " + " | ".join(values) + " |"
 
 
-MATRIX_HEADER = ("Distro", "EdgeX", "Status", "Date (UTC)", "EdgeX version", "Target", "Images", "Security", "Ran on")
+MATRIX_HEADER = ("Distro", "EdgeX", "Security", "Status", "Date (UTC)", "EdgeX version", "Target", "Images", "Ran on")
 
 
 def _matrix_row(cell: Cell, source: Source | None) -> str:
-    distro, release = cell
+    distro, release, security = cell
     if source is None:
-        return _row([md(distro), md(release), describe.NOT_RUN, *[describe.NONE] * (len(MATRIX_HEADER) - 3)])
+        not_run = [md(distro), md(release), md(security), describe.NOT_RUN]
+        return _row([*not_run, *[describe.NONE] * (len(MATRIX_HEADER) - len(not_run))])
     report = source.report
     return _row(
         [
             f"[{md(distro)}](#{anchor(cell)})",
             md(release),
+            md(security),
             md(describe.status(report, message_chars=MATRIX_MESSAGE_CHARS)),
             describe.finished_date(report),
             md(describe.edgex_versions(report)),
             md(describe.target_versions(report)),
             md(report["edgex"]["image_source"]),
-            report["edgex"]["security"],
             md(describe.ran_on(report)),
         ]
     )
@@ -135,7 +148,7 @@ def _details(cell: Cell, source: Source) -> list[str]:
     where = "CI" if host["ci"] else "not CI"
     commit = f" at {tool['git_commit']}" if tool["git_commit"] else ""
     lines = [
-        f'### <a id="{anchor(cell)}"></a>{md(cell[0])}, EdgeX {md(cell[1])}',
+        f'### <a id="{anchor(cell)}"></a>{md(title(cell))}',
         "",
         f"- Outcome: {md(describe.status(report))}",
         f"- Source: {md(source.path.name)} (run {md(report['run_id'])}, "
@@ -190,6 +203,7 @@ def render(
     command: str,
     expect_distros: Sequence[str] = (),
     expect_releases: Sequence[str] = (),
+    expect_security: Sequence[str] = (),
 ) -> str:
     """Render the compatibility table.
 
@@ -198,11 +212,14 @@ def render(
         command: The command that regenerates this output, quoted in the header.
         expect_distros: Distros that get a row even without a report, in this order.
         expect_releases: EdgeX releases likewise.
+        expect_security: Security modes likewise (``off``, ``on``).
     """
     latest = latest_per_cell(sources)
-    distros = _ordered(expect_distros, (d for d, _ in latest), numeric=False)
-    releases = _ordered(expect_releases, (r for _, r in latest), numeric=True)
-    cells = [(distro, release) for distro in distros for release in releases]
+    distros = _ordered(expect_distros, (d for d, _, _ in latest), numeric=False)
+    releases = _ordered(expect_releases, (r for _, r, _ in latest), numeric=True)
+    seen_modes = {mode for _, _, mode in latest} | set(expect_security)
+    modes = [mode for mode in SECURITY_ORDER if mode in seen_modes]
+    cells = [(distro, release, mode) for distro in distros for release in releases for mode in modes]
     lines = [
         "# EdgeX compatibility",
         "",
@@ -214,7 +231,8 @@ def render(
         command,
         "```",
         "",
-        "Each cell shows the latest report for that distribution and EdgeX release, and only what that report "
+        "Each cell shows the latest report for that distribution, EdgeX release and security mode (off: "
+        "non-secure; on: secure EdgeX with its secret store, JWT and TLS at the gateway), and only what that report "
         "contains: ✅ every check that ran passed, ❌ a check failed, ⚠️ the target or deployment never came up, "
         f'⏹ the run was interrupted. A cell without a report says "{describe.NOT_RUN}".',
         "",
@@ -250,13 +268,20 @@ def write_rendered(
     command: str,
     expect_distros: Sequence[str] = (),
     expect_releases: Sequence[str] = (),
+    expect_security: Sequence[str] = (),
 ) -> None:
     """Render the table of `sources` into `output` atomically.
 
     Raises:
         ReportError: `output` cannot be written.
     """
-    text = render(sources, command=command, expect_distros=expect_distros, expect_releases=expect_releases)
+    text = render(
+        sources,
+        command=command,
+        expect_distros=expect_distros,
+        expect_releases=expect_releases,
+        expect_security=expect_security,
+    )
     try:
         write_text_atomic(output, text)
     except OSError as err:

@@ -14,7 +14,7 @@ from harness.labels import IMAGE_LAB, IMAGE_PIN
 from harness.vocabulary import ErrorKind
 from reports import RunReport, table
 from reports.cli import main
-from reports.schema import CheckOutcome, PhaseName, RawHost
+from reports.schema import CheckOutcome, PhaseName, RawHost, Security
 
 REPO = Path(__file__).resolve().parent.parent
 CI_HOST: RawHost = {"hostname": "runner-12", "ci": True, "platform": "Linux-6.1-x86_64", "python": "3.11.7"}
@@ -42,6 +42,7 @@ def write_run(
     fingerprint: dict[str, str] | None = None,
     versions: dict[str, str] | None = None,
     image_labels: dict[str, str] | None = None,
+    security: Security = "off",
 ) -> Path:
     """Write a realistic report that finished at `finished` (``YYYY-MM-DDTHH:MM``) and return its path."""
     end = datetime.fromisoformat(finished).replace(tzinfo=UTC)
@@ -51,7 +52,8 @@ def write_run(
         mode="embedded" if distro == "podman" else "provisioned",
         release=release,
         image_source="lab",
-        run_id=f"{end:%Y%m%dT%H%M%SZ}-{distro}",
+        security=security,
+        run_id=f"{end:%Y%m%dT%H%M%SZ}-{distro}" + ("-secure" if security == "on" else ""),
         tool_version="0.1.0",
         git_commit="abc123",
         host=host,
@@ -146,15 +148,15 @@ def split_row(line: str) -> list[str]:
     return [cell.strip() for cell in re.split(r"(?<!\\)\|", line[1:-1])]
 
 
-def matrix(markdown: str) -> dict[tuple[str, str], dict[str, str]]:
-    """The matrix rows keyed by (distro, release), each a header → cell mapping."""
+def matrix(markdown: str) -> dict[tuple[str, str, str], dict[str, str]]:
+    """The matrix rows keyed by (distro, release, security), each a header → cell mapping."""
     lines = markdown.split("## Matrix\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
     header = split_row(lines[0])
     rows = {}
     for line in lines[2:]:
         cells = dict(zip(header, split_row(line), strict=True))
         distro = re.sub(r"^\[(.*)\]\(#.*\)$", r"\1", cells["Distro"])
-        rows[distro, cells["EdgeX"]] = cells
+        rows[distro, cells["EdgeX"], cells["Security"]] = cells
     return rows
 
 
@@ -171,25 +173,26 @@ def test_table_starts_with_a_generated_header_and_the_command(report_dir: Path) 
 def test_table_has_one_row_per_distro_and_release_with_not_yet_run_for_the_rest(report_dir: Path) -> None:
     rows = matrix(render(report_dir, **EXPECT))
     assert list(rows) == [
-        ("podman", "4.0"),
-        ("podman", "3.1"),
-        ("k8s", "4.0"),
-        ("k8s", "3.1"),
-        ("k3s", "4.0"),
-        ("k3s", "3.1"),
-        ("microk8s", "4.0"),
-        ("microk8s", "3.1"),
-        ("kubeedge", "4.0"),
-        ("kubeedge", "3.1"),
+        ("podman", "4.0", "off"),
+        ("podman", "3.1", "off"),
+        ("k8s", "4.0", "off"),
+        ("k8s", "3.1", "off"),
+        ("k3s", "4.0", "off"),
+        ("k3s", "3.1", "off"),
+        ("microk8s", "4.0", "off"),
+        ("microk8s", "3.1", "off"),
+        ("kubeedge", "4.0", "off"),
+        ("kubeedge", "3.1", "off"),
     ]
-    for cell in [("podman", "3.1"), ("k8s", "4.0"), ("k8s", "3.1"), ("k3s", "3.1"), ("microk8s", "4.0")]:
+    for distro, release in [("podman", "3.1"), ("k8s", "4.0"), ("k8s", "3.1"), ("k3s", "3.1"), ("microk8s", "4.0")]:
+        cell = (distro, release, "off")
         assert rows[cell]["Status"] == "not yet run"
         assert rows[cell]["Date (UTC)"] == "—"
 
 
 def test_table_cells_show_what_the_latest_report_says(report_dir: Path) -> None:
     rows = matrix(render(report_dir, **EXPECT))
-    podman = rows["podman", "4.0"]
+    podman = rows["podman", "4.0", "off"]
     assert podman["Distro"] == "[podman](#podman-4-0)"
     assert podman["Status"] == "❌ failed 1/3: b, c"  # the newer failure replaced the older pass
     assert podman["Date (UTC)"] == "2026-11-26"
@@ -199,18 +202,18 @@ def test_table_cells_show_what_the_latest_report_says(report_dir: Path) -> None:
     assert podman["Security"] == "off"
     assert podman["Ran on"] == "CI"
 
-    k3s = rows["k3s", "4.0"]
+    k3s = rows["k3s", "4.0", "off"]
     assert k3s["Status"] == "⚠️ infra-error (ready): pod edgex not Ready after 300 s; last state ImagePullBackOff"
     assert k3s["EdgeX version"] == "unknown"  # no check ever asked EdgeX
     assert k3s["Target"] == "k3s v1.34.4+k3s1 / Kubernetes v1.34.4+k3s1"
 
-    microk8s = rows["microk8s", "3.1"]
+    microk8s = rows["microk8s", "3.1", "off"]
     assert microk8s["Status"] == "✅ passed 3/3"
     assert microk8s["EdgeX version"] == "3.1.1"
     assert microk8s["Target"] == "Kubernetes v1.31.4 / microk8s 1.31/stable"
     assert microk8s["Ran on"] == "lab-box"
 
-    assert rows["kubeedge", "4.0"]["Status"] == "⏹ interrupted (ready), 3/3 passed before"
+    assert rows["kubeedge", "4.0", "off"]["Status"] == "⏹ interrupted (ready), 3/3 passed before"
 
 
 def test_table_details_list_every_check_phase_and_source_file(report_dir: Path) -> None:
@@ -260,19 +263,39 @@ def test_table_ignores_input_order_and_is_reproducible(report_dir: Path) -> None
 
 def test_table_without_expectations_shows_only_the_grid_of_what_was_reported(report_dir: Path) -> None:
     rows = matrix(render(report_dir))
-    assert sorted({d for d, _ in rows}) == ["k3s", "kubeedge", "microk8s", "podman"]
-    assert sorted({r for _, r in rows}) == ["3.1", "4.0"]
+    assert sorted({d for d, _, _ in rows}) == ["k3s", "kubeedge", "microk8s", "podman"]
+    assert sorted({r for _, r, _ in rows}) == ["3.1", "4.0"]
+    assert {s for _, _, s in rows} == {"off"}
+
+
+def test_a_secure_run_has_a_row_of_its_own_beside_the_non_secure_one(report_dir: Path) -> None:
+    write_run(report_dir, distro="podman", release="4.0", finished="2026-11-27T09:00", security="on")
+    text = render(report_dir, **EXPECT, expect_security=["off", "on"])
+    rows = matrix(text)
+    assert rows["podman", "4.0", "off"]["Status"] == "❌ failed 1/3: b, c"  # the newer secure run replaced nothing
+    secure = rows["podman", "4.0", "on"]
+    assert secure["Distro"] == "[podman](#podman-4-0-secure)"
+    assert secure["Status"] == "✅ passed 3/3"
+    assert rows["k8s", "4.0", "on"]["Status"] == "not yet run"
+    assert list(rows)[:2] == [("podman", "4.0", "off"), ("podman", "4.0", "on")]
+    assert '<a id="podman-4-0-secure"></a>podman, EdgeX 4.0, secure\n' in text
+
+
+def test_cli_table_refuses_an_unknown_security_mode(report_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["table", str(report_dir), "--expect-security", "off,strict"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown security mode 'strict'; give off, on or off,on" in err
 
 
 def test_table_flags_a_reported_version_that_is_not_the_release_under_test(tmp_path: Path) -> None:
     write_run(tmp_path, distro="k8s", release="4.0", finished="2026-11-26T10:00", versions={"core-data": "3.1.1"})
-    assert matrix(render(tmp_path))["k8s", "4.0"]["EdgeX version"] == "3.1.1 ⚠️ not 4.0"
+    assert matrix(render(tmp_path))["k8s", "4.0", "off"]["EdgeX version"] == "3.1.1 ⚠️ not 4.0"
 
 
 def test_a_run_on_the_test_double_never_reads_as_an_edgex_result(tmp_path: Path) -> None:
     versions = {"core-data": "0.0.0-edgex-smoke-double"}
     write_run(tmp_path, distro="podman", release="4.0", finished="2026-11-26T10:00", versions=versions)
-    assert matrix(render(tmp_path))["podman", "4.0"]["Status"] == "🧪 test double, not EdgeX: passed 3/3"
+    assert matrix(render(tmp_path))["podman", "4.0", "off"]["Status"] == "🧪 test double, not EdgeX: passed 3/3"
 
 
 def test_cli_table_refuses_a_run_on_the_test_double(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -290,7 +313,8 @@ def test_md_escapes_what_would_break_a_table_or_inject_html() -> None:
 
 
 def test_anchor_is_a_plain_id() -> None:
-    assert table.anchor(("MicroK8s", "4.0")) == "microk8s-4-0"
+    assert table.anchor(("MicroK8s", "4.0", "off")) == "microk8s-4-0"
+    assert table.anchor(("podman", "4.0", "on")) == "podman-4-0-secure"
 
 
 # --- command line -------------------------------------------------------------------------------
@@ -302,7 +326,7 @@ def test_cli_table_writes_the_output_file(report_dir: Path, tmp_path: Path, caps
     assert main(argv) == 0
     text = out.read_text()
     assert f"python -m reports table {report_dir} -o {out} --expect-distros podman,k8s --expect-releases 4.0" in text
-    assert matrix(text)["k8s", "4.0"]["Status"] == "not yet run"
+    assert matrix(text)["k8s", "4.0", "off"]["Status"] == "not yet run"
     assert capsys.readouterr().out == f"wrote {out} from 5 report file(s)\n"
     assert [p.name for p in out.parent.iterdir()] == ["compatibility.md"]
 
@@ -347,7 +371,7 @@ def test_cli_usage_problems_exit_2_with_one_line(
 def test_python_m_reports_runs_as_a_program(report_dir: Path, tmp_path: Path) -> None:
     done = proc.run([sys.executable, "-m", "reports", "table", str(report_dir)], timeout_s=60, cwd=REPO)
     assert done.stdout.startswith("# EdgeX compatibility\n")
-    assert "| [podman](#podman-4-0) | 4.0 | ❌ failed 1/3: b, c |" in done.stdout
+    assert "| [podman](#podman-4-0) | 4.0 | off | ❌ failed 1/3: b, c |" in done.stdout
 
     (tmp_path / "junk.json").write_text("[]")
     failed = proc.run(

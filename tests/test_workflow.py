@@ -18,6 +18,7 @@ import yaml
 
 import distros
 import manifests
+from edgex_smoke import options
 from harness import proc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +68,7 @@ def test_matrix_names_every_distro_and_shipped_release(workflow: dict[Any, Any])
     assert sorted(matrix["distro"]) == distros.names()  # every registered driver gets a cell, nothing else
     assert set(manifests.OVERLAYS) <= set(matrix["distro"])
     assert matrix["edgex"] == list(manifests.RELEASES)
+    assert matrix["security"] == list(options.SECURITY_MODES)  # the second axis: secure EdgeX too
 
 
 def test_matrix_cells_run_independently_on_hosted_runners(workflow: dict[Any, Any]) -> None:
@@ -85,7 +87,8 @@ def test_cells_use_the_drivers_own_provisioning(workflow: dict[Any, Any]) -> Non
     smoke = workflow["jobs"]["smoke"]
     assert smoke["env"]["DISTRO"] == "${{ matrix.distro }}"
     assert smoke["env"]["EDGEX"] == "${{ matrix.edgex }}"
-    assert re.search(r'make smoke DISTRO="\$DISTRO" EDGEX="\$EDGEX"', _run_text(smoke))
+    assert smoke["env"]["SECURITY"] == "${{ matrix.security }}"
+    assert re.search(r'make smoke DISTRO="\$DISTRO" EDGEX="\$EDGEX" SECURITY="\$SECURITY"', _run_text(smoke))
 
 
 def test_every_cell_uploads_report_junit_and_diagnostics_even_on_failure(workflow: dict[Any, Any]) -> None:
@@ -93,6 +96,7 @@ def test_every_cell_uploads_report_junit_and_diagnostics_even_on_failure(workflo
     assert upload["if"] == "always()"
     assert "${{ matrix.distro }}" in upload["with"]["name"]
     assert "${{ matrix.edgex }}" in upload["with"]["name"]
+    assert "${{ matrix.security }}" in upload["with"]["name"]
     paths = upload["with"]["path"].split()
     assert "reports/out/*.json" in paths
     assert "reports/out/*.xml" in paths
@@ -110,6 +114,7 @@ def test_table_job_renders_every_report_into_the_summary(workflow: dict[Any, Any
     assert "-o docs/compatibility.md" in script
     assert '--expect-distros "$(python -m distros)"' in script
     assert f"--expect-releases {','.join(manifests.RELEASES)}" in script
+    assert f"--expect-security {','.join(options.SECURITY_MODES)}" in script
     assert '>> "$GITHUB_STEP_SUMMARY"' in script
     (upload,) = _steps(table, "actions/upload-artifact@")
     assert upload["with"]["path"] == "docs/compatibility.md"
