@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import manifests
 from harness import proc
 from tests import _servers
 
@@ -56,3 +57,10 @@ def run_with_report(
     """`run`, then the one report it wrote (the test fails with the run's output when there is not exactly one)."""
     done = run(report_dir, *options, env=env)
     return done, only_report(report_dir, done.stdout + done.stderr)
+
+
+def remove_kept(name: str) -> None:
+    """Remove the podman pod a run kept on purpose (``--keep --name=<name>``), and its ConfigMap volumes."""
+    proc.run(["podman", "pod", "rm", "--force", name], timeout_s=120, check=False)
+    for volume in manifests.configmap_names(name):
+        proc.run(["podman", "volume", "rm", "--force", volume], timeout_s=60, check=False)

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 import lab
-import manifests
 from distros import local_cluster
 from harness import proc
 from harness.vocabulary import ExitCode
@@ -75,19 +74,13 @@ def _pod_exists(name: str) -> bool:
     return proc.run(["podman", "pod", "exists", name], timeout_s=30, check=False).returncode == 0
 
 
-def _remove_kept(name: str) -> None:
-    proc.run(["podman", "pod", "rm", "--force", name], timeout_s=120, check=False)
-    for volume in manifests.configmap_names(name):
-        proc.run(["podman", "volume", "rm", "--force", volume], timeout_s=60, check=False)
-
-
 @pytest.fixture
 def kept_pods() -> Iterator[list[str]]:
     """Names of the pods a test keeps on purpose: removed at the end, whatever happened."""
     names: list[str] = []
     yield names
     for name in names:
-        _remove_kept(name)
+        _smoke.remove_kept(name)
 
 
 def _concurrent_runs_pass(tmp_path: Path, *target: str) -> None:
