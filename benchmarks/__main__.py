@@ -5,12 +5,15 @@
     python -m benchmarks soak --distro podman --images lab --runs 20 --load 4
     python -m benchmarks cluster --runs 3          # root; the lab cluster must be stopped
     python -m benchmarks compare --runs 5          # the naive script and the harness, alternately, on podman
+    python -m benchmarks security --images lab --runs 3   # non-secure and secure EdgeX, alternately
 
 `smoke` runs ``pytest suites`` as a user would, once per run, and summarises the phase timings of the
 reports it wrote (median, min, max); a run that did not pass is listed and left out of the figures.
 `soak` repeats clean smoke runs while ``--load`` CPU-bound processes compete for the cores, and adds the
 pass count and every container restart that check a saw (it fails on any). `cluster` times
 ``python -m lab.cluster up`` and ``down`` as whole commands; `compare` is explained in `benchmarks.compare`.
+`security` alternates non-secure and secure runs (``--security off`` and ``on``) on one target and
+prints each phase, the total being the time to verdict, side by side.
 Each prints a Markdown table and writes the raw figures as JSON next to it (``--out``). Timings on 2
 shared cores move by tens of percent with other load; state the machine and the load with any figure
 you quote.
@@ -95,21 +98,22 @@ def _options(args: argparse.Namespace) -> list[str]:
 
 def _repeat(options: Sequence[str], runs: int) -> list[dict[str, Any]]:
     """Run `runs` smoke runs; keep the report directory (diagnostics included) of every run that did not pass."""
-    results: list[dict[str, Any]] = []
-    for index in range(runs):
-        with tempfile.TemporaryDirectory(prefix="edgex-smoke-bench-") as tmp:
-            run = _smoke_once(options, Path(tmp))
-            if run["outcome"] != "passed":
-                kept = FAILED_RUNS_DIR / run["run_id"]
-                shutil.copytree(tmp, kept, dirs_exist_ok=True)
-                run["kept"] = str(kept)
-        results.append(run)
-        reasons = sorted(set(run["failed"]))
-        detail = f"; {len(run['failed'])} check(s) not passed: {' | '.join(reasons)}" if reasons else ""
-        kept_text = f"; kept in {run['kept']}" if "kept" in run else ""
-        line = f"run {index + 1}/{runs}: {run['outcome']} ({run['run_id']}){detail}{kept_text}"
-        print(line, file=sys.stderr, flush=True)
-    return results
+    return [_kept_if_failed(options, f"run {index + 1}/{runs}") for index in range(runs)]
+
+
+def _kept_if_failed(options: Sequence[str], label: str) -> dict[str, Any]:
+    """One smoke run; its report directory is kept in `FAILED_RUNS_DIR` if it did not pass."""
+    with tempfile.TemporaryDirectory(prefix="edgex-smoke-bench-") as tmp:
+        run = _smoke_once(options, Path(tmp))
+        if run["outcome"] != "passed":
+            kept = FAILED_RUNS_DIR / run["run_id"]
+            shutil.copytree(tmp, kept, dirs_exist_ok=True)
+            run["kept"] = str(kept)
+    reasons = sorted(set(run["failed"]))
+    detail = f"; {len(run['failed'])} check(s) not passed: {' | '.join(reasons)}" if reasons else ""
+    kept_text = f"; kept in {run['kept']}" if "kept" in run else ""
+    print(f"{label}: {run['outcome']} ({run['run_id']}){detail}{kept_text}", file=sys.stderr, flush=True)
+    return run
 
 
 def _phase_samples(runs: Sequence[Mapping[str, Any]]) -> dict[str, list[float]]:
@@ -164,6 +168,42 @@ def _restarts_text(restarts: Mapping[str, int]) -> str:
     if not restarts:
         return "0"
     return ", ".join(f"{container} {count}" for container, count in sorted(restarts.items()))
+
+
+SECURITY_MODES = ("off", "on")
+
+
+def _figure(values: Sequence[float]) -> str:
+    if not values:
+        return "—"
+    return f"{statistics.median(values):.1f} s ({min(values):.1f}-{max(values):.1f})"
+
+
+def security(args: argparse.Namespace) -> int:
+    """Non-secure and secure smoke runs, alternately; print each phase's median (min-max) side by side."""
+    options = _options(args)
+    runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in SECURITY_MODES}
+    for index in range(args.runs):
+        order = SECURITY_MODES if index % 2 == 0 else SECURITY_MODES[::-1]  # load drift falls on both alike
+        for mode in order:
+            label = f"round {index + 1}/{args.runs}, security {mode}"
+            runs[mode].append(_kept_if_failed([*options, f"--security={mode}"], label))
+    print(f"security: {' '.join(options)}; {args.runs} rounds, alternating; median (min-max) of the runs that passed")
+    print("\n".join(security_table(runs)))
+    _write(args.out, {"command": "security", "options": options, "runs": runs})
+    return 0 if all(any(run["outcome"] == "passed" for run in done) for done in runs.values()) else 1
+
+
+def security_table(runs: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[str]:
+    """Each phase of the passed runs, non-secure beside secure, as Markdown lines."""
+    passed = {mode: [run for run in runs.get(mode, ()) if run["outcome"] == "passed"] for mode in SECURITY_MODES}
+    samples = {mode: _phase_samples(done) for mode, done in passed.items()}
+    counts = {mode: f"{len(passed[mode])}/{len(runs.get(mode, ()))} passed" for mode in SECURITY_MODES}
+    lines = [f"| Phase | non-secure ({counts['off']}) | secure ({counts['on']}) |", "|---|---|---|"]
+    for phase in SUMMARY_PHASES:
+        name = "total (time to verdict)" if phase == "total" else phase
+        lines.append(f"| {name} | {_figure(samples['off'][phase])} | {_figure(samples['on'][phase])} |")
+    return lines
 
 
 def _timed(argv: Sequence[str]) -> float:
@@ -225,6 +265,10 @@ def _parser() -> argparse.ArgumentParser:
     soaker.add_argument("--runs", type=int, default=20)
     soaker.add_argument("--load", type=int, default=4, help="CPU-bound processes to run alongside (default 4)")
     soaker.set_defaults(handler=soak)
+    secure = commands.add_parser("security", help="non-secure and secure smoke runs, alternately, side by side")
+    _run_options(secure)
+    secure.add_argument("--runs", type=int, default=3)
+    secure.set_defaults(handler=security)
     starter = commands.add_parser("cluster", help="time lab cluster up and down (root)")
     starter.add_argument("--runs", type=int, default=3)
     starter.add_argument("--out", type=Path, help="write the raw figures as JSON here")

@@ -1,9 +1,10 @@
-"""The side-by-side benchmark's arithmetic: the floor from a report, the ratio and the bound it prints."""
+"""The benchmarks' arithmetic: the floor from a report, the ratio and the bound it prints, the security table."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from benchmarks.__main__ import security_table
 from benchmarks.compare import Sample, floor_s, summary
 
 
@@ -44,3 +45,19 @@ def test_a_harness_slower_than_the_script_or_beyond_its_floor_bound_does_not_mee
     beyond = [Sample("naive", 40.0, True, 0.5), Sample("harness", 30.0, True, 0.5, verdict_s=29.0, floor_s=20.0)]
     lines, met = summary(beyond)
     assert not met and "harness verdicts within 1.2 * floor + 3 s: 0/1" in "\n".join(lines)
+
+
+def _run(outcome: str, total: float, ready: float) -> dict[str, Any]:
+    return {"outcome": outcome, "phases": {"provision": 1.0, "apply": 1.0, "ready": ready, "total": total}}
+
+
+def test_the_security_table_puts_each_phase_of_the_passed_runs_side_by_side() -> None:
+    runs = {
+        "off": [_run("passed", 22.0, 5.0), _run("passed", 24.0, 6.0), _run("failed", 90.0, 80.0)],
+        "on": [_run("passed", 36.0, 20.0)],
+    }
+    lines = security_table(runs)
+    assert lines[0] == "| Phase | non-secure (2/3 passed) | secure (1/1 passed) |"
+    assert "| ready | 5.5 s (5.0-6.0) | 20.0 s (20.0-20.0) |" in lines
+    assert "| total (time to verdict) | 23.0 s (22.0-24.0) | 36.0 s (36.0-36.0) |" in lines
+    assert "| first_event | — | — |" in lines  # no run recorded it
