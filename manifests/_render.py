@@ -166,8 +166,12 @@ def _set_gateway_ports(pod: dict[str, Any], gateway: str, *, http_port: int, mqt
 RESERVED_PORTS_SYSCTL = "net.ipv4.ip_local_reserved_ports"
 
 
+EPHEMERAL_PORTS = range(32768, 61000)
+"""Linux's default ``net.ipv4.ip_local_port_range`` (32768-60999)."""
+
+
 def reserved_ports(info: _profile.ReleaseInfo) -> str:
-    """The value of `RESERVED_PORTS_SYSCTL` for `info`'s pod: every EdgeX service port, sorted.
+    """The value of `RESERVED_PORTS_SYSCTL` for `info`'s pod: every port of it in the ephemeral range, sorted.
 
     All containers of the pod share one network namespace, and EdgeX's ports (59880-59986) lie in
     Linux's default ephemeral range (32768-60999): an outgoing connection of any container (a
@@ -175,8 +179,13 @@ def reserved_ports(info: _profile.ReleaseInfo) -> str:
     then fails to bind ("address already in use"). Reserved ports are never handed out as source
     ports, yet a service can still listen on them. It is a namespaced, "safe" sysctl (Kubernetes
     >= 1.27, podman kube play >= 4.6); node-wide under hostNetwork, so overlays with hostNetwork drop it.
+    Secure mode's listeners (proxy-auth, secretstore-setup, the stage gates) are in the range too;
+    they are reserved in both modes, so that one value serves every pod of the release.
     """
-    return ",".join(str(port) for port in sorted(info.ports.values()))
+    ports = set(info.ports.values()) | set(info.secure_listeners.values())
+    if info.proxy_auth is not None:
+        ports.add(info.proxy_auth.port)
+    return ",".join(str(port) for port in sorted(ports) if port in EPHEMERAL_PORTS)
 
 
 def _reserve_service_ports(pod: dict[str, Any], info: _profile.ReleaseInfo) -> None:

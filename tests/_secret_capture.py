@@ -1,8 +1,8 @@
 """Records the secrets a secure smoke run holds only in memory, for tests/test_secure_secrets.py.
 
 Loaded into a smoke run as a pytest plugin (``-p tests._secret_capture``) with
-``EDGEX_SMOKE_CAPTURE=<file>``: it wraps the token flow, and writes the proxy user's password,
-its secret-store token, its JWT and the broker's password to that file (outside the run's report
+``EDGEX_SMOKE_CAPTURE=<file>``: it wraps the token flow, and writes the proxy users' passwords,
+their secret-store tokens, their JWTs and the broker's password to that file (outside the run's report
 directory), so the test knows exactly which values must appear in none of the run's outputs.
 Used only by the harness's own tests.
 """
@@ -28,19 +28,22 @@ def pytest_configure(config: pytest.Config) -> None:
     seen: list[str] = []
     obtain, field, user_jwt = secure.obtain, tokens._field, tokens.user_jwt
 
+    def keep(*values: str) -> None:
+        seen.extend(values)
+        path.write_text(json.dumps(sorted(set(seen))), encoding="utf-8")
+
     def capturing_field(call: Any, body: dict[str, object], section: str, key: str) -> str:
         value = field(call, body, section, key)  # the userpass login's client token, then the JWT
-        seen.append(value)
+        keep(value)
         return value
 
     def capturing_obtain(*args: Any, **kwargs: Any) -> secure.Credentials:
         credentials = obtain(*args, **kwargs)
-        seen.extend([credentials.jwt, credentials.bus_password])
-        path.write_text(json.dumps(sorted(set(seen))), encoding="utf-8")
+        keep(credentials.jwt, credentials.bus_password)
         return credentials
 
     def capturing_user_jwt(base_url: str, username: str, password: str, **kwargs: Any) -> str:
-        seen.append(password)
+        keep(password)  # the run's proxy user's, and check k's short-lived user's
         return user_jwt(base_url, username, password, **kwargs)
 
     tokens._field = capturing_field

@@ -78,6 +78,8 @@ def test_the_edge_host_reserves_edgex_s_ports_and_takes_back_only_what_it_added(
     assert host_ports.release(record, sysctl) == set(), "a second release changes nothing"
 
 
-def test_edgex_s_ports_to_reserve_are_the_release_s_service_ports() -> None:
-    assert host_ports.edgex_ports() == {59880, 59881, 59882, 59900, 59982, 59986}
+def test_edgex_s_ports_to_reserve_are_the_release_s_ports_in_the_ephemeral_range() -> None:
+    services = {59880, 59881, 59882, 59900, 59982, 59986}
+    secure = {54321, 54322, 54325, 59842, 59843}  # stage gates, secretstore-setup, proxy-auth
+    assert host_ports.edgex_ports() == services | secure
     assert host_ports.parse("59880-59882,59900") == {59880, 59881, 59882, 59900}

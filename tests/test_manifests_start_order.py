@@ -202,13 +202,18 @@ def test_every_container_has_a_readiness_probe_on_its_own_port() -> None:
     assert probes["gateway"]["tcpSocket"] == {"port": "http"}
 
 
-def test_the_service_ports_are_reserved_from_the_pod_s_ephemeral_range() -> None:
-    objects = manifests.render(release="4.0", distro="k8s", images=manifests.ImageSource.parse("lab"), run_id="r")
+@pytest.mark.parametrize("security", ["off", "on"])
+def test_every_port_of_the_pod_in_the_ephemeral_range_is_reserved(security: str) -> None:
+    lab_images = manifests.ImageSource.parse("lab")
+    objects = manifests.render(release="4.0", distro="k8s", images=lab_images, security=security, run_id="r")
     pod = next(obj for obj in objects if obj["kind"] == "Pod")
-    reserved = {"name": manifests.RESERVED_PORTS_SYSCTL, "value": "59880,59881,59882,59900,59982,59986"}
+    secure = "54321,54322,54325,59842,59843"  # stage gates, proxy-auth, secretstore-setup: reserved in both modes
+    reserved = {"name": manifests.RESERVED_PORTS_SYSCTL, "value": f"{secure},59880,59881,59882,59900,59982,59986"}
     assert pod["spec"]["securityContext"]["sysctls"] == [reserved]
-    ports = {service.port for service in manifests.release_info("4.0").services}
-    assert {int(port) for port in reserved["value"].split(",")} == ports
+    info = manifests.release_info("4.0")
+    ports = {int(port) for port in reserved["value"].split(",")}
+    assert {service.port for service in info.services} <= ports
+    assert {info.database.port, info.broker.port, 8200}.isdisjoint(ports), "below the ephemeral range: not reserved"
 
 
 def test_podman_before_4_6_gets_the_same_reservation_from_the_project_containers_conf() -> None:

@@ -5,8 +5,9 @@ ports (59880-59986) lie in Linux's default ephemeral range, and any outgoing con
 host (the lab cluster's own loopback traffic, a smoke run's clients) can take one as its source
 port, so the service that owns it fails with "bind: address already in use" and crash-loops.
 The pod cannot reserve them there (the kubelet refuses a node-wide sysctl), so the lab's edge
-host does: `reserve` adds the release's service ports to ``net.ipv4.ip_local_reserved_ports``
-and records what it added; `release` takes back exactly those, if they are still there.
+host does: `reserve` adds the release's ports in that range (secure mode's too) to
+``net.ipv4.ip_local_reserved_ports`` and records what it added; `release` takes back exactly
+those, if they are still there.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def render(ports: set[int]) -> str:
 
 
 def edgex_ports() -> set[int]:
-    """The release's service ports, as the non-hostNetwork pod reserves them in its own namespace."""
+    """The release's ports in the ephemeral range (secure mode's too), as the non-hostNetwork pod reserves them."""
     return parse(manifests.reserved_ports(manifests.release_info(RELEASE)))
 
 
