@@ -62,7 +62,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "last: runs after the other checks (it waits on EdgeX's clock or judges the run)"
     )
-    config.addinivalue_line("markers", "secure_only: checks what secure mode promises; collected with --security on")
     try:
         run_options = _options(config)
     except opts.OptionError as err:

@@ -79,8 +79,15 @@ def test_every_container_runs_without_restarts(edgex: LiveEdgeX) -> None:
     require(not problems, f"pod {edgex.deployment.pod}: {'; '.join(problems)}")
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize the infrastructure check with the pod's infrastructure: secure mode's too, with --security on."""
+    if {"container", "process"} <= set(metafunc.fixturenames):
+        secure = metafunc.config.getoption("security", default="off") == "on"
+        processes = INFRA_PROCESSES | (SECURE_PROCESSES if secure else {})
+        metafunc.parametrize(("container", "process"), list(processes.items()))
+
+
 @pytest.mark.check("a", "pod-healthy")
-@pytest.mark.parametrize(("container", "process"), list(INFRA_PROCESSES.items()))
 def test_infrastructure_process_runs_inside_its_container(
     pod_facts: dict[str, ContainerFacts], container: str, process: str
 ) -> None:
@@ -88,15 +95,6 @@ def test_infrastructure_process_runs_inside_its_container(
     if facts.problem:
         fail(facts.problem)
     require(process in facts.processes, f"{container}: no {process} process inside the container")
-
-
-@pytest.mark.check("a", "pod-healthy")
-@pytest.mark.secure_only
-@pytest.mark.parametrize(("container", "process"), list(SECURE_PROCESSES.items()))
-def test_secure_infrastructure_process_runs_inside_its_container(
-    pod_facts: dict[str, ContainerFacts], container: str, process: str
-) -> None:
-    test_infrastructure_process_runs_inside_its_container(pod_facts, container, process)
 
 
 @pytest.mark.check("a", "pod-healthy")

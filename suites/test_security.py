@@ -1,7 +1,7 @@
 """j, k, l. What secure mode promises beyond a to i: no call without a valid JWT, no anonymous broker client.
 
-Collected only with ``--security on`` (a non-secure EdgeX makes no such promise, so these checks
-do not exist there rather than being skipped). Direct access to OpenBao, PostgreSQL, the
+Collected only with ``--security on`` (suites/conftest.py: a non-secure EdgeX makes no such
+promise, so these checks do not exist there rather than being skipped). Direct access to OpenBao, PostgreSQL, the
 broker's plain port and the services is check c, which probes every listener of the secure pod.
 """
 
@@ -18,15 +18,13 @@ from edgex_smoke.lifecycle import LiveEdgeX, gateway_client, secure_url
 from harness.errors import BrokerError, GatewayAuthError
 from suites._expect import fail, require
 
-pytestmark = pytest.mark.secure_only
-
 REFUSED = " answered 401"
 
 
 def _unauthenticated(edgex: LiveEdgeX, token: str | None) -> GatewayClient:
     """A client of the same gateway, over the same verified TLS, with `token` instead of the run's JWT."""
     credentials = edgex.credentials
-    assert credentials is not None  # secure_only
+    assert credentials is not None  # collected only with --security on (suites/conftest.py)
     return GatewayClient(
         secure_url(edgex.endpoints), verify=str(credentials.ca_path), token=token, server_name=credentials.server_name
     )
@@ -59,7 +57,7 @@ def test_every_service_refuses_a_call_without_a_token(edgex: LiveEdgeX) -> None:
 @pytest.mark.check("k", "forged-token-refused")
 def test_every_service_refuses_a_forged_or_tampered_token(edgex: LiveEdgeX) -> None:
     credentials = edgex.credentials
-    assert credentials is not None  # secure_only
+    assert credentials is not None  # collected only with --security on (suites/conftest.py)
     header, payload, signature = credentials.jwt.split(".")
     tampered = f"{header}.{payload}.{signature[::-1]}"
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -77,7 +75,7 @@ def test_every_service_refuses_a_forged_or_tampered_token(edgex: LiveEdgeX) -> N
 @pytest.mark.check("l", "anonymous-mqtt-refused")
 def test_the_broker_refuses_an_anonymous_client(edgex: LiveEdgeX) -> None:
     credentials = edgex.credentials
-    assert credentials is not None  # secure_only
+    assert credentials is not None  # collected only with --security on (suites/conftest.py)
     anonymous = MqttWatcher(
         edgex.endpoints.mqtt_host,
         edgex.endpoints.mqtt_port,
