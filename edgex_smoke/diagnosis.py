@@ -44,6 +44,8 @@ _MEANINGFUL = (
     re.compile(r"\bError: "),  # mosquitto
     re.compile(r": not found$|No such file or directory"),  # a missing executable (sh, exec)
 )
+_TRANSIENT = re.compile(r"the database system is (starting up|shutting down)|SQLSTATE 57P03")
+"""Errors of a moment during PostgreSQL's own start, which a service retries past: never the reason it failed."""
 _WARNING = re.compile(r"level=WARN\b")
 _LOGFMT_MSG = re.compile(r'\bmsg="((?:[^"\\]|\\.)*)"')
 _PORT = re.compile(r"(?:tcp:|127\.0\.0\.1:|localhost:|\[::1\]:|port )(\d{2,5})\b")
@@ -67,9 +69,10 @@ def meaningful_line(log: str) -> str | None:
     """The last line of `log` that says what went wrong (an EdgeX ERROR, a postgres FATAL, an nginx [emerg]).
 
     An EdgeX WARN line counts only when there is no such line: services log a dependency they
-    keep retrying (a database that refuses them) as WARN.
+    keep retrying (a database that refuses them) as WARN. PostgreSQL's "the database system is
+    starting up" never counts, in its own log or a service's: it passes as PostgreSQL starts.
     """
-    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    lines = [line.strip() for line in log.splitlines() if line.strip() and not _TRANSIENT.search(line)]
     for patterns in (_MEANINGFUL, (_WARNING,)):
         for text in reversed(lines):
             if any(pattern.search(text) for pattern in patterns):

@@ -200,3 +200,24 @@ def test_secure_mode_blames_a_silent_secret_store_before_the_database() -> None:
 def test_a_service_naming_the_secret_stores_port_blames_it_when_it_is_silent() -> None:
     line = 'level=ERROR msg="could not get token: dial tcp 127.0.0.1:8200: connect: connection refused"'
     assert diagnosis.named_dependency(line, RELEASE, own="core-data") == ("secret-store", 8200)
+
+
+def test_a_database_that_was_starting_up_when_a_service_first_asked_is_not_blamed() -> None:
+    """Seen in CI: core-metadata met PostgreSQL starting up, retried, then listened on its wrong port."""
+    starting = "FATAL: the database system is starting up"
+    logs = {
+        "core-metadata": (
+            "level=ERROR ts=2026-12-02T08:09:33Z app=core-metadata msg=\"couldn't create database client: "
+            "postgres client creation failed -> failed to acquire a connection from database connection pool: "
+            f'{starting} (SQLSTATE 57P03)"\n'
+            'level=INFO ts=2026-12-02T08:09:35Z app=core-metadata msg="Web server starting (127.0.0.1:59999)"'
+        ),
+        "database": f"2026-12-02 08:09:33.488 UTC [41] {starting}\n2026-12-02 08:09:34 UTC LOG:  ready",
+    }
+    silent = {"core-metadata": "core-metadata: GET /core-metadata/api/v3/ping answered 502 Bad Gateway: …"}
+    listening = (ALL_PORTS - {59881}) | {59999}
+    cause = diagnosis.blame_silence(silent, listening, RELEASE, lambda name: logs.get(name, ""))
+    assert cause is not None
+    assert cause.component == "core-metadata"
+    assert cause.problem == "nothing listens on its port 59881, so the gateway cannot reach /core-metadata/"
+    assert diagnosis.meaningful_line(logs["database"]) is None
