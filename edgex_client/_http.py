@@ -164,6 +164,15 @@ def _body_excerpt(response: requests.Response) -> str:
     return excerpt(response.text)
 
 
+def _is_edgex_error(response: requests.Response) -> bool:
+    """True if the body is an EdgeX service's own error (``{"apiVersion", "message", "statusCode"}``), not NGINX's."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and "statusCode" in body and "apiVersion" in body
+
+
 def _status_error(call: Call, response: requests.Response) -> GatewayError:
     status = f"{response.status_code} {response.reason}".strip()
     head = f"{call.display} answered {status}: {_body_excerpt(response)}"
@@ -184,6 +193,8 @@ def _status_error(call: Call, response: requests.Response) -> GatewayError:
         fix = f"check the names in the path and that the gateway has a /{call.service}/ route"
     elif code == 423:
         fix = "the device or its service is LOCKED; set adminState to UNLOCKED"
+    elif code in (502, 503, 504) and _is_edgex_error(response):
+        fix = f"{call.service} itself gave this answer, not the gateway; check its log and the service it calls"
     elif code in (502, 503, 504):
         fix = f"the gateway could not reach {call.service}; check that it runs and that its route points to its port"
     else:

@@ -69,6 +69,8 @@ class EdgeXGatewayDouble:
     failing_pings_left: int = 0
     grow_every_nth_count: int = 0
     error_body: str | None = None
+    unavailable_services: set[str] = field(default_factory=set)
+    """Services that answer 503 themselves, with an EdgeX error body (as core-command when a device service fails)."""
     requests: list[RecordedRequest] = field(default_factory=list)
     _count_requests: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -151,13 +153,19 @@ class EdgeXGatewayDouble:
             if len(segments) < 3 or segments[1:3] != ["api", "v3"] or segments[0] not in GATEWAY_SERVICES:
                 return _Reply(404, b"<html>404 Not Found</html>", "text/html")
             service, rest = segments[0], segments[3:]
-            if service in self.down_services:
-                return _Reply(502, NGINX_502.encode(), "text/html")
-            if service in self.misrouted_services:
-                return _Reply(200, NGINX_WELCOME.encode(), "text/html")
-            if self.error_body is not None:
-                return _Reply(500, self.error_body.encode(), "text/plain")
-            return self._route(service, request.method, rest, request)
+            return self._injected_failure(service) or self._route(service, request.method, rest, request)
+
+    def _injected_failure(self, service: str) -> _Reply | None:
+        """The failure a test asked for on `service`'s route, if any."""
+        if service in self.down_services:
+            return _Reply(502, NGINX_502.encode(), "text/html")
+        if service in self.misrouted_services:
+            return _Reply(200, NGINX_WELCOME.encode(), "text/html")
+        if self.error_body is not None:
+            return _Reply(500, self.error_body.encode(), "text/plain")
+        if service in self.unavailable_services:
+            return _edgex_error(503, "failed to send a http request -> Put: EOF")
+        return None
 
     def _route(self, service: str, method: str, rest: list[str], request: RecordedRequest) -> _Reply:  # noqa: PLR0911
         if rest == ["ping"]:

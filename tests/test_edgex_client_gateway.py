@@ -178,6 +178,19 @@ def test_gateway_dead_upstream_502_names_the_service(client: GatewayClient, gate
     assert "could not reach device-mqtt" in message
 
 
+def test_a_5xx_a_service_gave_itself_is_not_blamed_on_the_gateway(
+    client: GatewayClient, gateway: EdgeXGatewayDouble
+) -> None:
+    gateway.unavailable_services.add("core-command")
+    with pytest.raises(GatewayError) as caught:
+        client.ping("core-command")
+    message = str(caught.value)
+    assert _one_line(message)
+    assert "answered 503 Service Unavailable: failed to send a http request -> Put: EOF" in message
+    assert "core-command itself gave this answer, not the gateway; check its log" in message
+    assert "could not reach" not in message
+
+
 def test_gateway_non_json_answer_is_a_gateway_error(client: GatewayClient, gateway: EdgeXGatewayDouble) -> None:
     gateway.misrouted_services.add("core-metadata")
     with pytest.raises(GatewayError) as caught:
