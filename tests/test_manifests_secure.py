@@ -10,16 +10,12 @@ import manifests
 from harness.errors import ManifestError
 
 TOKEN_OWNERS = (
-    "core-metadata",
-    "core-data",
-    "core-command",
-    "device-virtual",
-    "device-rest",
-    "device-mqtt",
+    *(service.container for service in manifests.release_info("4.0").services),
     "security-proxy-auth",
     "security-bootstrapper-postgres",
     "security-bootstrapper-messagebus",
 )
+"""Every container secretstore-setup writes a token for: the six EdgeX services and three security ones."""
 
 
 def _render(distro: str = "podman", images: str = "lab") -> list[dict[str, Any]]:
